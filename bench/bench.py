@@ -1,0 +1,97 @@
+"""Ingest and query speed, each next to bare embedding time measured in the same run.
+
+    python bench/bench.py [--embedding e5] [--queries 100]
+
+Prints: first ingest of knowledge/ into a fresh temporary index (cards/s, chunks/s),
+re-ingest of unchanged notes, `ask` latency p50/p95 next to one bare query embedding
+(interleaved, same questions), and grading a ~200-character answer next to one embedding
+of it. The machines are shared and noisy: read the ratios, not the absolute times.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tutor.evaluation import load_queries  # noqa: E402
+from tutor.service import Tutor  # noqa: E402
+from tutor.settings import Settings  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+ANSWER_200 = (
+    "LayerNorm 对每个 token 自己的特征维度做归一化，不依赖 batch 里的其他样本；而 NLP 的 batch 中句子长度不一，"
+    "补零之后再做 BatchNorm，统计量会被 padding 干扰，方差变大，训练不稳定。另外同一位置不同句子的 token 之间关联不大，"
+    "跨样本归一化会抹掉 token 之间的差异，所以 Transformer 里普遍使用 LayerNorm 或 RMSNorm。"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedding", default="e5")
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = dataclasses.replace(Settings.from_env(), embedding=args.embedding, data_dir=Path(data_dir), chroma_url=None)
+        started = time.perf_counter()
+        tutor = Tutor(settings)
+        print(f"model {tutor.embeddings.model_id} loaded in {time.perf_counter() - started:.2f}s")
+
+        first = tutor.ingest()
+        print(f"first ingest:  {first.cards} cards, {first.chunks} chunks in {first.seconds:.1f}s "
+              f"= {first.cards / first.seconds:.1f} cards/s, {first.chunks / first.seconds:.1f} chunks/s")
+        again = tutor.ingest()
+        print(f"re-ingest:     {again.seconds:.2f}s (added {again.added}, updated {again.updated}) "
+              f"= {again.seconds / first.seconds:.1%} of the first")
+
+        started = time.perf_counter()
+        retriever = tutor.retriever
+        print(f"retriever ready in {time.perf_counter() - started:.2f}s ({len(retriever)} cards)")
+
+        questions = [q.text for q in load_queries(DATA / "retrieval_dev.jsonl")]
+        questions = (questions * (args.queries // len(questions) + 1))[: args.queries]
+        tutor.ask(questions[0])  # warm-up
+        embed_times, ask_times = [], []
+        for question in questions:  # interleaved so both see the same machine load
+            t0 = time.perf_counter()
+            tutor.embeddings.query(question)
+            t1 = time.perf_counter()
+            tutor.ask(question)
+            t2 = time.perf_counter()
+            embed_times.append(t1 - t0)
+            ask_times.append(t2 - t1)
+        e50, e95 = statistics.median(embed_times), percentile(embed_times, 0.95)
+        a50, a95 = statistics.median(ask_times), percentile(ask_times, 0.95)
+        print(f"bare query embedding: p50 {e50 * 1e3:.1f} ms, p95 {e95 * 1e3:.1f} ms  ({len(questions)} questions)")
+        print(f"ask:                  p50 {a50 * 1e3:.1f} ms, p95 {a95 * 1e3:.1f} ms")
+        print(f"ask / bare embedding: p50 {a50 / e50:.2f}x, p95 {a95 / e95:.2f}x")
+
+        card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
+        tutor.grader.grade(card, ANSWER_200)  # warm-up
+        grade_times, one_embedding = [], []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            tutor.embeddings.query(ANSWER_200)
+            t1 = time.perf_counter()
+            tutor.grader.grade(card, ANSWER_200)
+            t2 = time.perf_counter()
+            one_embedding.append(t1 - t0)
+            grade_times.append(t2 - t1)
+        g50, o50 = statistics.median(grade_times), statistics.median(one_embedding)
+        print(f"grade a {len(ANSWER_200)}-char answer: p50 {g50 * 1e3:.0f} ms vs one embedding of it {o50 * 1e3:.0f} ms "
+              f"= {g50 / o50:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

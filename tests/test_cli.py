@@ -1,0 +1,163 @@
+"""The command-line contract, run as a user would: `python -m tutor ...` in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tutor.notes import load_notes
+
+from .conftest import KNOWLEDGE, ROOT
+
+
+def run(args, data_dir, knowledge=KNOWLEDGE, stdin=None, timeout=600):
+    env = {**os.environ, "TUTOR_DATA_DIR": str(data_dir), "TUTOR_KNOWLEDGE_DIR": str(knowledge)}
+    env.pop("TUTOR_CHROMA_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_full_ingest_reports_every_card_and_a_second_run_embeds_nothing(full_index):
+    data, first_output = full_index
+    first = json.loads(first_output)
+    notes = load_notes(KNOWLEDGE)
+    assert set(first) >= {"files", "cards", "chunks", "added", "updated", "removed", "unchanged", "skipped", "seconds"}
+    assert first["cards"] == len(notes.cards) >= 150
+    assert first["added"] == first["cards"] and first["skipped"] == len(notes.skipped)
+    seed_questions = {c.question for c in notes.cards if c.source == "llm_interview_notes.md"}
+    assert len(seed_questions) == 5
+
+    second_run = run(["ingest", "--json"], data)
+    assert second_run.returncode == 0, second_run.stderr
+    second = json.loads(second_run.stdout)
+    assert (second["added"], second["updated"], second["removed"]) == (0, 0, 0)
+    assert second["unchanged"] == first["cards"] and second["chunks"] == first["chunks"]
+    # "a small fraction of the first": model load dominates the second run
+    assert second["seconds"] < first["seconds"] / 4
+
+
+def test_ask_json_contract_and_abstention(full_index):
+    data, _ = full_index
+    result = run(["ask", "Why does a Transformer need positional encoding?", "-k", "2", "--json"], data)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["query"] == "Why does a Transformer need positional encoding?"
+    assert 1 <= len(answer["hits"]) <= 2
+    hit = answer["hits"][0]
+    assert set(hit) == {"id", "question", "path", "source", "line", "score", "answer"}
+    assert isinstance(hit["path"], list) and isinstance(hit["line"], int) and hit["answer"]
+
+    off = json.loads(run(["ask", "今天天气怎么样", "--json"], data).stdout)
+    assert off == {"query": "今天天气怎么样", "hits": []}
+
+
+def test_ask_text_output_says_plainly_when_not_covered(full_index):
+    data, _ = full_index
+    result = run(["ask", "红烧肉怎么做？"], data)
+    assert result.returncode == 0
+    assert "没有涉及" in result.stdout and "Not covered" in result.stdout
+    covered = run(["ask", "RMSNorm 是什么"], data)
+    assert "normalization.md:" in covered.stdout and "RMSNorm" in covered.stdout
+
+
+def test_ask_batch_prints_one_json_object_per_question(full_index, tmp_path):
+    data, _ = full_index
+    batch = tmp_path / "questions.txt"
+    batch.write_text("什么是 KV Cache？\n\n你好\nWhat is LoRA?\n", encoding="utf-8")
+    result = run(["ask", "--batch", str(batch), "--json", "-k", "1"], data)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["什么是 KV Cache？", "你好", "What is LoRA?"]
+    assert len(lines[0]["hits"]) == 1 and lines[1]["hits"] == [] and lines[2]["hits"][0]["source"] == "peft.md"
+
+
+def test_grade_json_and_batch(full_index, tmp_path):
+    data, _ = full_index
+    result = run(["grade", "--question", "为什么NLP不用BN？", "--answer",
+                  "句子长度不一，padding 后 BN 的统计量不稳定；不同 token 同一维关联不大，跨样本归一化会损失差异。", "--json"], data)
+    assert result.returncode == 0, result.stderr
+    grade = json.loads(result.stdout)
+    assert set(grade) == {"question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
+    assert isinstance(grade["score"], int) and grade["score"] > 40
+
+    batch = tmp_path / "answers.jsonl"
+    batch.write_text(
+        json.dumps({"question": "什么是 LoRA？", "answer": "冻结原权重，训练低秩矩阵 A、B，ΔW=BA"}, ensure_ascii=False) + "\n"
+        + "not json\n"
+        + json.dumps({"question": "为什么需要位置编码？", "answer": "不知道"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    result = run(["grade", "--batch", str(batch), "--json"], data)
+    assert result.returncode == 1  # one bad line: reported in place, the rest still graded
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3
+    assert lines[0]["card_id"].startswith("peft.md#") and lines[0]["score"] > 0
+    assert "not JSON" in lines[1]["error"] and lines[1]["line"] == 2
+    assert lines[2]["score"] == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "the question is empty"),
+        (["ask", "   "], "the question is empty"),
+        (["ask"], "give a question, or --batch FILE"),
+        (["ask", "q", "-k", "0"], "-k must be at least 1"),
+        (["ask", "--batch", "/nonexistent/file.txt"], "batch file not found"),
+        (["grade", "--question", "什么是 LoRA？"], "give --question and --answer"),
+        (["grade", "--question", "什么是 LoRA？", "--answer", "  "], "the answer is empty"),
+        (["ingest", "--knowledge", "/nonexistent/folder"], "notes folder not found"),
+    ],
+)
+def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, message):
+    result = run(args, tmp_path / "data")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_unusable_settings_are_reported(tmp_path):
+    env_result = subprocess.run(
+        [sys.executable, "-m", "tutor", "ingest"], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "TUTOR_DATA_DIR": str(tmp_path), "TUTOR_EMBEDDING": "no-such-model"},
+    )
+    assert env_result.returncode == 1 and "unknown embedding" in env_result.stderr
+    bad_server = subprocess.run(
+        [sys.executable, "-m", "tutor", "ingest"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TUTOR_DATA_DIR": str(tmp_path), "TUTOR_CHROMA_URL": "http://127.0.0.1:9"},
+    )
+    assert bad_server.returncode == 1 and "cannot reach the Chroma server" in bad_server.stderr
+
+
+def test_help_lists_commands_and_settings():
+    result = subprocess.run([sys.executable, "-m", "tutor", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0
+    for word in ("ingest", "ask", "grade", "TUTOR_DATA_DIR", "TUTOR_EMBEDDING", "TUTOR_CHROMA_URL"):
+        assert word in result.stdout
+
+
+def test_ingest_reports_skipped_sections_in_text_mode(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("## A\n\n#### 好问题？\n这是一个完整的回答内容。\n\n#### 空问题？\nTODO\n", encoding="utf-8")
+    (notes / "bad.md").write_bytes("#### caf\xe9".encode("latin-1"))
+    result = run(["ingest"], tmp_path / "data", knowledge=notes)
+    assert result.returncode == 0, result.stderr
+    assert "1 files, 1 cards" in result.stdout
+    assert "skipped a.md:6 «空问题？»: TODO stub" in result.stdout
+    assert "skipped bad.md: not UTF-8 text" in result.stdout
+
+
+def test_ask_on_an_empty_index_ingests_first(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("## 推理\n\n#### 什么是 KV Cache？\n缓存每层已经算过的 Key 和 Value，避免重复计算。\n", encoding="utf-8")
+    result = run(["ask", "KV cache 是什么", "--json"], tmp_path / "data", knowledge=notes)
+    assert result.returncode == 0, result.stderr
+    assert "ingesting" in result.stderr
+    assert json.loads(result.stdout)["hits"][0]["question"] == "什么是 KV Cache？"

@@ -1,0 +1,72 @@
+"""First-version grading against the real model on the seed's BatchNorm card."""
+from __future__ import annotations
+
+import pytest
+
+QUESTION = "为什么NLP不用BN？"
+GOOD = (
+    "一个 batch 里句子长度不同，补零或截断后再做 BatchNorm 会让统计量不稳定、方差变大；"
+    "而且同一 batch 中不同 token 的第 i 维特征关联不大，跨样本归一化会抹掉 token 之间的差异。"
+    "实验也表明把 LayerNorm 换成 BatchNorm 后 batch 统计量和梯度都不稳定。LayerNorm 对每个 token 自己归一化，能降低方差、加速收敛。"
+)
+PARTIAL = "因为句子长度不一样，padding 以后 batch 的统计量不稳定。"
+WRONG = "BatchNorm 在 NLP 里效果最好，大家都用它，主要是为了让模型参数更少。"
+
+
+@pytest.fixture(scope="module")
+def grades(slice_tutor):
+    return {name: slice_tutor.grade(QUESTION, text) for name, text in
+            {"good": GOOD, "partial": PARTIAL, "wrong": WRONG}.items()}
+
+
+def test_grade_follows_the_contract(grades):
+    grade = grades["good"]
+    data = grade.to_dict()
+    assert set(data) == {"question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
+    assert isinstance(grade.score, int) and 0 <= grade.score <= 100
+    assert grade.card_id.startswith("llm_interview_notes.md#")
+    assert grade.source.startswith("llm_interview_notes.md:")
+    assert "Transformer > Normalization" in grade.source
+    assert grade.reference.startswith("* 一个batch中不同句子字符长度不等")
+
+
+def test_better_answers_score_higher(grades):
+    assert grades["good"].score > grades["partial"].score > grades["wrong"].score
+    assert grades["good"].score >= 70
+    assert grades["wrong"].score < 50
+
+
+def test_covered_and_missed_split_the_key_points(grades, slice_tutor):
+    card = slice_tutor.ask(QUESTION, k=1).hits[0].card
+    for grade in grades.values():
+        assert sorted(grade.covered + grade.missed) == sorted(card.key_points)
+    assert len(grades["good"].covered) > len(grades["partial"].covered)
+    assert any("长度不等" in point for point in grades["partial"].covered)
+    assert any("损失Tokens之间的差异性" in point for point in grades["partial"].missed)
+
+
+@pytest.mark.parametrize("answer", ["不知道", "pass", "I don't know", "？？", "。。。"])
+def test_non_answers_score_zero(slice_tutor, answer):
+    grade = slice_tutor.grade(QUESTION, answer)
+    assert grade.score == 0 and grade.covered == []
+
+
+@pytest.mark.parametrize("answer", ["为什么NLP不用BN", "红烧肉要先焯水，再炒糖色，小火慢炖一个小时。", "asdf qwer zxcv uiop"])
+def test_copied_question_offtopic_and_gibberish_score_low(slice_tutor, answer):
+    assert slice_tutor.grade(QUESTION, answer).score < 25
+
+
+def test_question_matching_picks_the_closest_card(slice_tutor):
+    grade = slice_tutor.grade("MQA 为什么能加速解码？", "所有头共享一组 K 和 V，KV cache 变小，解码时访存减少。")
+    assert "MQA" in grade.question
+    assert grade.source.startswith("attention.md:")
+    assert grade.score > 0
+
+
+def test_unknown_question_is_an_error(slice_tutor):
+    from tutor.service import InputError
+
+    with pytest.raises(InputError, match="no card"):
+        slice_tutor.grade("今天天气怎么样", "晴天")
+    with pytest.raises(InputError, match="empty"):
+        slice_tutor.grade("   ", "晴天")

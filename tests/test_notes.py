@@ -1,0 +1,171 @@
+"""Parsing real, messy notes into cards."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tutor.notes import NotesError, key_points, load_notes, parse_markdown, repair_pasted_formulas
+
+from .conftest import SEED
+
+
+def cards_by_question(text: str, source: str = "n.md"):
+    cards, skipped = parse_markdown(text, source)
+    return {c.question: c for c in cards}, skipped
+
+
+def test_seed_notes_give_their_questions_and_report_unusable_sections():
+    cards, skipped = parse_markdown(SEED.read_text(encoding="utf-8"), "llm_interview_notes.md")
+    questions = [c.question for c in cards]
+    assert questions == [
+        "为什么Transformer需要Positional Encoding？",
+        "为什么需要Multi-Head Attention？",
+        "Self attention的时间复杂度",
+        "KV Cache 和 MQA",
+        "为什么NLP不用BN？",
+    ]
+    reasons = {s.question: s.reason for s in skipped}
+    assert reasons["Attention 公式"].startswith("image only")
+    assert reasons["RMSNorm"].startswith("TODO")
+    assert reasons["Transformer"].startswith("image only")
+    by_question = {c.question: c for c in cards}
+    position = by_question["为什么Transformer需要Positional Encoding？"]
+    # the single top-level heading is the document's title, not a topic
+    assert position.path == ("Transformer", "位置编码")
+    assert position.line == 11
+    assert "pic1.zhimg.com" not in position.answer and "zhuanlan" not in position.answer
+    assert "需要体现同一单词在不同位置的区别。" in position.key_points
+
+
+def test_seed_multi_head_answer_uses_circled_items_as_key_points():
+    cards, _ = parse_markdown(SEED.read_text(encoding="utf-8"), "s.md")
+    mha = next(c for c in cards if c.question == "为什么需要Multi-Head Attention？")
+    assert len(mha.key_points) == 2
+    assert mha.key_points[0].startswith("为了解决模型在对当前位置的信息进行编码时")
+
+
+def test_garbled_formula_from_a_web_page_is_repaired():
+    line = "复杂度： O(n2⋅d)O(n^2 \\cdot d)O(n^2 \\cdot d) ，其中 softmax 为 O(n2)O(n^2)O(n^2)加权平均"
+    assert repair_pasted_formulas(line) == "复杂度： $O(n^2 \\cdot d)$ ，其中 softmax 为 $O(n^2)$加权平均"
+    product = "相乘：(n,d)∗(d,n)=O(n2⋅d)(n,d)*(d,n)=O(n^2 \\cdot d)(n,d)*(d,n)=O(n^2 \\cdot d) ，得到"
+    assert repair_pasted_formulas(product) == "相乘：$(n,d)*(d,n)=O(n^2 \\cdot d)$ ，得到"
+    untouched = "正常的公式 $x^2 + y^2$ 不变"
+    assert repair_pasted_formulas(untouched) == untouched
+
+
+def test_seed_complexity_card_has_clean_formula():
+    cards, _ = parse_markdown(SEED.read_text(encoding="utf-8"), "s.md")
+    card = next(c for c in cards if c.question == "Self attention的时间复杂度")
+    assert "$O(n^2 \\cdot d)$" in card.answer
+    assert "O(n2⋅d)" not in card.answer
+    assert card.answer.count("$") % 2 == 0
+
+
+def test_hash_lines_inside_code_fences_are_not_headings():
+    text = "## 题目\n\n#### 怎么写 Python 注释？\n用井号开头：\n\n```python\n# 这是注释\nx = 1  # 行尾\n```\n\n~~~\n# 另一种 fence\n~~~\n"
+    cards, _ = cards_by_question(text)
+    assert list(cards) == ["怎么写 Python 注释？"]
+    assert "# 这是注释" in cards["怎么写 Python 注释？"].answer
+
+
+def test_bold_headings_entities_and_latex():
+    text = "## **Attention**\n\n#### **为什么要除以 $\\sqrt{d_k}$？**\n点积方差随 $d_k$ 增大 &amp; softmax 会饱和 &lt;防止梯度消失&gt;。\n"
+    cards, _ = cards_by_question(text)
+    card = cards["为什么要除以 $\\sqrt{d_k}$？"]
+    assert card.path == ("Attention",)
+    assert "&" in card.answer and "<防止梯度消失>" in card.answer
+    assert "$d_k$" in card.answer
+
+
+def test_todo_image_only_empty_and_short_answers_are_skipped_with_reasons():
+    text = (
+        "## A\n\n#### 有图无字？\n![img](http://x/y.png)\n\n"
+        "#### 待写？\nTODO\n\n#### 待补充的题？\n待补充\n\n"
+        "#### 只有链接？\nReference：https://example.com/a\n\n"
+        "#### 太短？\n是的。\n\n#### 正常？\n这是一个有内容的回答，足够长。\n"
+    )
+    cards, skipped = cards_by_question(text)
+    assert list(cards) == ["正常？"]
+    reasons = {s.question: s.reason for s in skipped}
+    assert reasons["有图无字？"].startswith("image only")
+    assert reasons["待写？"].startswith("TODO")
+    assert reasons["待补充的题？"].startswith("TODO")
+    assert reasons["只有链接？"] == "no answer text"
+    assert reasons["太短？"].startswith("answer too short")
+
+
+def test_key_points_from_bullets_numbers_or_sentences():
+    assert key_points("导语：\n\n- 第一点内容\n- 第二点内容\n* 第三点内容") == ["第一点内容", "第二点内容", "第三点内容"]
+    assert key_points("1. 先做这个步骤\n2) 再做那个步骤") == ["先做这个步骤", "再做那个步骤"]
+    assert key_points("它减少计算量。它节省显存！Is it fast? It is fast. 好") == ["它减少计算量。", "它节省显存！", "It is fast."]
+
+
+def test_metadata_comment_is_read_and_hidden_and_plain_notes_need_none():
+    text = "## T\n\n#### 带元数据？\n<!-- difficulty: 3; tags: attention, kv cache -->\n回答正文，说明一些事情。\n\n#### 不带元数据？\n普通笔记的回答内容。\n"
+    cards, _ = cards_by_question(text)
+    tagged = cards["带元数据？"]
+    assert tagged.difficulty == 3 and tagged.tags == ("attention", "kv cache")
+    assert "difficulty" not in tagged.answer
+    plain = cards["不带元数据？"]
+    assert plain.difficulty is None and plain.tags == ()
+
+
+def test_same_question_twice_gets_distinct_stable_ids():
+    text = "## A\n\n#### 同一个问题？\n第一个回答的内容。\n\n#### 同一个问题？\n第二个回答的内容。\n"
+    first, _ = parse_markdown(text, "x.md")
+    second, _ = parse_markdown(text + "\n## B\n\n#### 另一个？\n另外一个回答内容。\n", "x.md")
+    assert len({c.id for c in first}) == 2
+    assert [c.id for c in first] == [c.id for c in second[:2]]
+
+
+def test_card_id_survives_answer_edits_and_moves():
+    before, _ = parse_markdown("## A\n\n#### 问题？\n旧的回答内容在这里。\n", "x.md")
+    after, _ = parse_markdown("# 标题\n\n前言。\n\n## A\n\n#### 问题？\n全新的回答内容在这里。\n", "x.md")
+    assert before[0].id == after[0].id
+    assert after[0].line == 7
+
+
+def test_folder_problems_are_reported_per_file(tmp_path: Path):
+    (tmp_path / "good.md").write_text("## A\n\n#### 好问题？\n这是一个完整的回答。\n", encoding="utf-8")
+    (tmp_path / "latin1.md").write_bytes("## A\n\n#### Café?\nd\xe9j\xe0 vu answer text".encode("latin-1"))
+    (tmp_path / "empty.md").write_text("  \n", encoding="utf-8")
+    (tmp_path / "binary.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    (tmp_path / "no_headings.md").write_text("just some text without any heading\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("## ignored\n\n#### not markdown?\nignored text here\n", encoding="utf-8")
+    hidden = tmp_path / ".git"
+    hidden.mkdir()
+    (hidden / "x.md").write_text("## A\n\n#### 隐藏？\n不应被读取的内容。\n", encoding="utf-8")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "deep.md").write_text("## B\n\n#### 子目录问题？\n子目录里的回答内容。\n", encoding="utf-8")
+
+    result = load_notes(tmp_path)
+    assert sorted(c.source for c in result.cards) == ["good.md", "sub/deep.md"]
+    reasons = {s.source: s.reason for s in result.skipped}
+    assert reasons == {
+        "binary.md": "binary file, not Markdown text",
+        "empty.md": "empty file",
+        "latin1.md": "not UTF-8 text",
+        "no_headings.md": "no headed sections with text",
+    }
+    assert result.files == 3  # the readable ones
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(NotesError, match="not found"):
+        load_notes(tmp_path / "nope")
+    file = tmp_path / "f.md"
+    file.write_text("x", encoding="utf-8")
+    with pytest.raises(NotesError, match="not a folder"):
+        load_notes(file)
+
+
+def test_pathological_line_parses_quickly():
+    import time
+
+    text = "## A\n\n#### 长行？\n" + ("a^b\\c" * 20000) + "\n"
+    started = time.perf_counter()
+    parse_markdown(text, "x.md")
+    # generous bound: this guards against runaway backtracking, not a benchmark
+    assert time.perf_counter() - started < 20

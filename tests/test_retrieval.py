@@ -1,0 +1,80 @@
+"""Retrieval on a slice of the shipped notes with the real default model."""
+from __future__ import annotations
+
+import pytest
+
+from tutor.retrieval import RetrievalConfig, Retriever
+
+
+def top_questions(tutor, query, k=3):
+    return [hit.card.question for hit in tutor.ask(query, k=k).hits]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("Transformer 为什么要引入位置信息？", "为什么Transformer需要Positional Encoding？"),
+        ("Why does the Transformer need position information?", "为什么Transformer需要Positional Encoding？"),
+        ("多头注意力的好处是什么", "为什么需要Multi-Head Attention？"),
+        ("What is the computational complexity of self-attention?", "Self attention的时间复杂度"),
+        ("为什么 NLP 里一般不用 BatchNorm", "为什么NLP不用BN？"),
+        ("Why is BatchNorm a poor fit for language models?", "为什么NLP不用BN？"),
+        ("RMSNorm 怎么算？", "RMSNorm 的公式是什么？它相比 LayerNorm 去掉了什么，为什么大模型普遍采用？"),
+        ("How does PagedAttention manage KV cache memory?", "vLLM 的 PagedAttention 解决了 KV cache 管理的什么问题？它是怎么做的？"),
+    ],
+)
+def test_paraphrases_in_chinese_and_english_find_the_card_in_top3(slice_tutor, query, expected):
+    assert expected in top_questions(slice_tutor, query)
+
+
+@pytest.mark.parametrize("term", ["KV Cache", "RMSNorm", "PagedAttention", "GQA"])
+def test_an_exact_term_alone_finds_a_card_about_it(slice_tutor, term):
+    best = top_questions(slice_tutor, term, k=1)
+    assert best and term.lower() in best[0].lower()
+
+
+def test_a_bare_formula_finds_the_complexity_card(slice_tutor):
+    assert "Self attention的时间复杂度" in top_questions(slice_tutor, "O(n²d)")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["你好", "今天天气怎么样", "红烧肉怎么做才好吃？", "How do I bake sourdough bread?", "谢谢！", "推荐一部电影"],
+)
+def test_off_topic_questions_get_no_hits(slice_tutor, query):
+    assert slice_tutor.ask(query).hits == []
+
+
+def test_hits_carry_path_source_line_and_descending_scores(slice_tutor):
+    hits = slice_tutor.ask("MQA 和 GQA 有什么区别？", k=3).hits
+    assert hits
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    first = hits[0].card
+    assert first.source == "attention.md" and first.path[0] == "Attention" and first.line > 0
+    lines = (slice_tutor.settings.knowledge_dir / first.source).read_text(encoding="utf-8").splitlines()
+    assert first.question in lines[first.line - 1]
+
+
+def test_k_limits_the_hits(slice_tutor):
+    assert len(slice_tutor.ask("注意力机制的各种变体", k=1).hits) == 1
+    assert len(slice_tutor.ask("注意力机制的各种变体", k=5).hits) <= 5
+
+
+def test_lexical_signal_is_what_finds_a_bare_formula(slice_tutor):
+    """Dense alone cannot place "O(n²d)"; turning the lexical index off loses it."""
+    snapshot = slice_tutor.store.snapshot()
+    dense_only = Retriever(snapshot, slice_tutor.embeddings, RetrievalConfig(use_lexical=False))
+    fused = Retriever(snapshot, slice_tutor.embeddings)
+    target = "Self attention的时间复杂度"
+    assert target in [h.card.question for h in fused.search("O(n²d)", 3)]
+    assert target not in [h.card.question for h in dense_only.search("O(n²d)", 3)]
+
+
+def test_tiny_collection_still_abstains(tutor_for, notes_dir):
+    (notes_dir / "a.md").write_text(
+        "## 推理\n\n#### 什么是 KV Cache？\n自回归生成时缓存每层的 Key 和 Value，避免重复计算。\n", encoding="utf-8"
+    )
+    tutor = tutor_for(notes_dir)
+    tutor.ingest()
+    assert tutor.ask("KV cache 有什么用？").hits
+    assert tutor.ask("今天天气怎么样").hits == []

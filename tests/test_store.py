@@ -1,0 +1,131 @@
+"""Incremental, self-repairing ingest into a real Chroma (embedded and a real server)."""
+from __future__ import annotations
+
+import pytest
+
+from tutor.embeddings import load_embeddings
+from tutor.store import card_documents
+
+NOTE = """# 我的笔记
+
+## 训练
+
+#### 什么是梯度累积？
+把多个小 batch 的梯度相加后再更新一次参数，用时间换显存，等效于更大的 batch。
+
+#### 学习率 warm-up 有什么用？
+训练初期参数和 Adam 的二阶矩估计都不稳定，先用较小学习率逐步升高，可以避免早期发散。
+
+## 推理
+
+#### 什么是 KV Cache？
+自回归生成时把每层已经算过的 Key 和 Value 缓存下来，新 token 只需计算自己的 Q、K、V，避免重复计算。
+"""
+
+
+def total_chunks(cards):
+    return sum(len(card_documents(c)) for c in cards)
+
+
+def test_second_ingest_embeds_nothing_and_edits_update_only_what_changed(tutor_for, notes_dir):
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    tutor = tutor_for(notes_dir)
+    first = tutor.ingest()
+    assert (first.files, first.cards, first.added, first.updated, first.removed) == (1, 3, 3, 0, 0)
+    assert tutor.store.count_chunks() == first.chunks
+
+    again = tutor.ingest()
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 3)
+
+    edited = NOTE.replace("用时间换显存", "用更多的前向反向次数换取显存")
+    (notes_dir / "a.md").write_text(edited, encoding="utf-8")
+    after_edit = tutor.ingest()
+    assert (after_edit.added, after_edit.updated, after_edit.unchanged) == (0, 1, 2)
+    hit = tutor.ask("梯度累积为什么能省显存？", k=1).hits[0]
+    assert "前向反向次数" in hit.card.answer
+
+    # cards moved down by inserted lines: same text, new line numbers, nothing re-embedded
+    (notes_dir / "a.md").write_text(edited.replace("## 训练\n", "\n\n\n## 训练\n"), encoding="utf-8")
+    moved = tutor.ingest()
+    assert (moved.added, moved.updated, moved.unchanged) == (0, 0, 3)
+    hit = tutor.ask("梯度累积为什么能省显存？", k=1).hits[0]
+    assert hit.card.line == 8
+
+
+def test_deleted_cards_and_files_are_removed(tutor_for, notes_dir):
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    (notes_dir / "b.md").write_text("## 其它\n\n#### 什么是 dropout？\n训练时随机把一部分神经元输出置零，防止过拟合。\n", encoding="utf-8")
+    tutor = tutor_for(notes_dir)
+    tutor.ingest()
+    (notes_dir / "b.md").unlink()
+    (notes_dir / "a.md").write_text(NOTE.split("## 推理")[0], encoding="utf-8")
+    report = tutor.ingest()
+    assert (report.cards, report.removed, report.unchanged, report.added) == (2, 2, 2, 0)
+    assert tutor.store.count_chunks() == report.chunks
+    assert {c.question for c in tutor.retriever.cards} == {"什么是梯度累积？", "学习率 warm-up 有什么用？"}
+
+
+def test_interrupted_ingest_is_repaired_without_duplicates(tutor_for, notes_dir, monkeypatch):
+    many = "\n".join(
+        f"## 主题{i}\n\n#### 第 {i} 个问题是什么？\n这是第 {i} 个问题的回答，内容足够长，说明一个独立的知识点。\n"
+        for i in range(40)
+    )
+    (notes_dir / "many.md").write_text(many, encoding="utf-8")
+    tutor = tutor_for(notes_dir)
+    monkeypatch.setattr("tutor.store.WRITE_BATCH_CHUNKS", 8)
+
+    class Killed(Exception):
+        pass
+
+    def die_after_first_batch(done, total):
+        if done > 0:
+            raise Killed
+
+    with pytest.raises(Killed):
+        tutor.ingest(on_progress=die_after_first_batch)
+    written = tutor.store.count_chunks()
+    assert 0 < written < 80
+
+    repaired = tutor.ingest()
+    assert repaired.cards == 40
+    assert repaired.added + repaired.updated + repaired.unchanged == 40
+    assert repaired.added > 0 and repaired.unchanged > 0
+    assert tutor.store.count_chunks() == repaired.chunks  # nothing duplicated, nothing missing
+    assert len(tutor.retriever.cards) == 40
+    assert tutor.ingest().added == 0
+
+
+def test_half_written_card_is_rewritten(tutor_for, notes_dir):
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    tutor = tutor_for(notes_dir)
+    tutor.ingest()
+    victim = tutor.retriever.cards[0]
+    tutor.store.collection.delete(ids=[f"{victim.id}::1"])  # as if killed mid-card
+    tutor._retriever = None
+    assert victim.id not in {c.id for c in tutor.retriever.cards}  # incomplete cards are not served
+    report = tutor.ingest()
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert tutor.store.count_chunks() == report.chunks
+
+
+def test_switching_model_uses_a_separate_collection(tutor_for, notes_dir, e5):
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    e5_tutor = tutor_for(notes_dir)
+    e5_tutor.ingest()
+    minilm = load_embeddings("minilm")
+    assert minilm.dimension == e5.dimension == 384  # same size: only the binding keeps them apart
+    minilm_tutor = tutor_for(notes_dir, embeddings=minilm)
+    assert minilm_tutor.store.collection.name != e5_tutor.store.collection.name
+    report = minilm_tutor.ingest()
+    assert report.added == 3  # nothing reused from the other model's vectors
+    assert e5_tutor.ingest().added == 0
+    assert minilm_tutor.store.collection.metadata["embedding_model"] == minilm.model_id
+    assert e5_tutor.store.collection.metadata["embedding_model"] == e5.model_id
+    assert minilm_tutor.ask("What is a KV cache?", k=1).hits[0].card.question == "什么是 KV Cache？"
+
+
+def test_empty_folder_ingests_to_an_empty_index(tutor_for, notes_dir):
+    tutor = tutor_for(notes_dir)
+    report = tutor.ingest()
+    assert (report.files, report.cards, report.chunks) == (0, 0, 0)
+    assert tutor.ask("什么是 KV Cache？").hits == []

@@ -1,0 +1,1 @@
+"""Offline interview tutor: Markdown notes -> cards -> Chroma -> answers and grades."""

@@ -1,0 +1,266 @@
+"""Command line: a thin adapter over `Tutor` (the contract is in README.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from .embeddings import EmbeddingError
+from .notes import NotesError
+from .settings import ENVIRONMENT, Settings, SettingsError
+from .store import StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+NOT_COVERED = "笔记中没有涉及这个问题。(Not covered by the notes.)"
+
+
+class CommandError(Exception):
+    """A one-line error for the user; the command exits non-zero."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tutor",
+        description="Offline interview tutor: index Markdown notes, answer questions from them, grade answers.",
+        epilog="Settings (environment): "
+        + "; ".join(f"{name}: {text}" for name, text in ENVIRONMENT.items()),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="index the notes folder (incremental)")
+    ingest.add_argument("--knowledge", type=Path, metavar="DIR", help="notes folder (default: TUTOR_KNOWLEDGE_DIR or knowledge/)")
+    ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    ask = commands.add_parser("ask", help="answer a question from the notes")
+    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("--batch", type=Path, metavar="FILE", help="a file with one question per line")
+    ask.add_argument("-k", type=int, default=3, metavar="N", help="at most N cards per question (default 3)")
+    ask.add_argument("--json", action="store_true", help="print JSON (one object per line with --batch)")
+
+    grade = commands.add_parser("grade", help="grade an answer against the closest card")
+    grade.add_argument("--question", help="the interview question")
+    grade.add_argument("--answer", help="the learner's answer")
+    grade.add_argument("--batch", type=Path, metavar="FILE", help='JSON lines: {"question": ..., "answer": ...}')
+    grade.add_argument("--json", action="store_true", help="print JSON (one object per line with --batch)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "ask":
+            _check_ask_arguments(args)
+        if args.command == "grade":
+            _check_grade_arguments(args)
+        return COMMANDS[args.command](args)
+    except (CommandError, NotesError, StoreError, EmbeddingError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; run the command again to finish (nothing is lost)", file=sys.stderr)
+        return 130
+
+
+def _tutor():
+    from .service import Tutor  # heavy imports only once arguments are known to be good
+
+    return Tutor(Settings.from_env())
+
+
+def _progress_bar(description: str):
+    """A tqdm bar on a terminal; silent otherwise (logs and pipes stay clean)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc=description, file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def run_ingest(args) -> int:
+    tutor = _tutor()
+    update, close = _progress_bar("embedding")
+    try:
+        report = tutor.ingest(args.knowledge, on_progress=update)
+    finally:
+        close()
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    print(
+        f"{report.files} files, {report.cards} cards, {report.chunks} chunks: "
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {report.skipped} skipped ({report.seconds:.2f}s)"
+    )
+    for item in report.skipped_details:
+        where = f"{item.source}:{item.line}" if item.line else item.source
+        title = f" «{item.question}»" if item.question else ""
+        print(f"  skipped {where}{title}: {item.reason}")
+    return EXIT_OK
+
+
+def _ensure_index(tutor) -> None:
+    if tutor.is_empty():
+        print("index is empty: ingesting the notes first...", file=sys.stderr)
+        update, close = _progress_bar("embedding")
+        try:
+            report = tutor.ingest(on_progress=update)
+        finally:
+            close()
+        print(f"indexed {report.cards} cards", file=sys.stderr)
+
+
+def _check_ask_arguments(args) -> None:
+    if args.k < 1:
+        raise CommandError("-k must be at least 1")
+    if args.batch is None and args.question is None:
+        raise CommandError("give a question, or --batch FILE")
+    if args.batch is not None and args.question is not None:
+        raise CommandError("give either a question or --batch FILE, not both")
+    if args.question is not None and not args.question.strip():
+        raise CommandError("the question is empty")
+    if args.batch is not None:
+        _check_readable(args.batch)
+
+
+def _check_grade_arguments(args) -> None:
+    if args.batch is not None:
+        if args.question is not None or args.answer is not None:
+            raise CommandError("give either --question/--answer or --batch FILE, not both")
+        _check_readable(args.batch)
+        return
+    if args.question is None or args.answer is None:
+        raise CommandError("give --question and --answer, or --batch FILE")
+    if not args.question.strip():
+        raise CommandError("the question is empty")
+    if not args.answer.strip():
+        raise CommandError("the answer is empty")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.is_file():
+        raise CommandError(f"batch file not found: {path}")
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CommandError(f"batch file is not UTF-8 text: {path}") from None
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror or error}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line.strip()
+
+
+def run_ask(args) -> int:
+    from .service import InputError
+
+    tutor = _tutor()
+    _ensure_index(tutor)
+    questions = _read_lines(args.batch) if args.batch else [(0, args.question)]
+    failed = False
+    for _, question in questions:
+        try:
+            answer = tutor.ask(question, k=args.k)
+        except InputError as error:
+            failed = True
+            _print_failure(args.json, {"query": question}, error)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_answer(answer, batch=bool(args.batch))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_answer(answer, batch: bool) -> None:
+    if batch:
+        print(f"Q: {answer.query}")
+    if not answer.hits:
+        print(NOT_COVERED)
+    for rank, hit in enumerate(answer.hits, start=1):
+        card = hit.card
+        path = " > ".join(card.path)
+        print(f"[{rank}] {card.question}  ({path}; {card.source}:{card.line}; score {hit.score:.3f})")
+        print("    " + card.answer.replace("\n", "\n    "))
+    if batch:
+        print()
+
+
+def _print_failure(as_json: bool, context: dict, error: Exception) -> None:
+    if as_json:
+        print(json.dumps({**context, "error": str(error)}, ensure_ascii=False), flush=True)
+    else:
+        print(f"error: {error}", file=sys.stderr)
+
+
+def run_grade(args) -> int:
+    from .service import InputError
+
+    tutor = _tutor()
+    _ensure_index(tutor)
+    if args.batch:
+        items = _grade_items(args.batch)
+    else:
+        items = iter([(0, {"question": args.question, "answer": args.answer}, None)])
+    failed = False
+    for number, item, problem in items:
+        context = {"line": number} if number else {}
+        if problem is None:
+            try:
+                grade = tutor.grade(item["question"], item["answer"])
+            except InputError as error:
+                problem = str(error)
+        if problem is not None:
+            failed = True
+            if args.batch:
+                _print_failure(args.json, {**context, "question": (item or {}).get("question")}, CommandError(problem))
+                continue
+            raise CommandError(problem)
+        if args.json:
+            print(json.dumps(grade.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_grade(grade)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _grade_items(path: Path):
+    for number, line in _read_lines(path):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, None, f"line {number}: not JSON ({error.msg})"
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answer"), str):
+            yield number, None, f'line {number}: expected {{"question": "...", "answer": "..."}}'
+            continue
+        if not item["answer"].strip():
+            yield number, item, f"line {number}: the answer is empty"
+            continue
+        yield number, item, None
+
+
+def _print_grade(grade) -> None:
+    print(f"{grade.score}/100  {grade.verdict}")
+    print(f"question: {grade.question}")
+    print(f"matched:  {grade.source}")
+    for point in grade.covered:
+        print(f"  ✓ {point}")
+    for point in grade.missed:
+        print(f"  ✗ {point}")
+
+
+COMMANDS = {"ingest": run_ingest, "ask": run_ask, "grade": run_grade}

@@ -1,0 +1,151 @@
+"""Retrieval quality on a labelled question set, next to naive baselines in the same run.
+
+A dataset is JSON lines: {"query": ..., "expected": ["<file stem>|<card question>", ...]}.
+`expected` lists every card that properly answers the query; an empty list marks an
+off-topic query that must get no hits.
+
+Figures (on-topic queries for recall/MRR; all queries for abstention):
+- recall@1, recall@3: an expected card is among the first 1 / 3 hits returned;
+- MRR: mean reciprocal rank of the first expected card (0 when not returned);
+- answered: share of on-topic queries that got hits; rejected: share of off-topic
+  queries that got none; abstention accuracy: share of all queries decided correctly.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import jieba
+
+from .notes import Card
+from .retrieval import Retriever
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    expected: frozenset[str]
+
+    @property
+    def on_topic(self) -> bool:
+        return bool(self.expected)
+
+
+def card_key(card: Card) -> str:
+    return f"{Path(card.source).stem}|{card.question}"
+
+
+def load_queries(path: Path) -> list[Query]:
+    queries = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            item = json.loads(line)
+            queries.append(Query(item["query"], frozenset(item.get("expected", []))))
+    return queries
+
+
+def check_labels(queries: list[Query], cards: list[Card]) -> list[str]:
+    """Expected keys that name no card: a stale label would silently lower recall."""
+    known = {card_key(card) for card in cards}
+    return sorted({key for q in queries for key in q.expected if key not in known})
+
+
+def score_rankings(queries: list[Query], rankings: list[list[str]]) -> dict:
+    """rankings[i] is the list of card keys returned for queries[i] (empty = abstained)."""
+    on_topic = [(q, r) for q, r in zip(queries, rankings) if q.on_topic]
+    off_topic = [(q, r) for q, r in zip(queries, rankings) if not q.on_topic]
+
+    def first_rank(query: Query, ranking: list[str]) -> int | None:
+        return next((i for i, key in enumerate(ranking, 1) if key in query.expected), None)
+
+    ranks = [first_rank(q, r) for q, r in on_topic]
+    correct_decisions = sum(bool(r) for _, r in on_topic) + sum(not r for _, r in off_topic)
+    return {
+        "recall@1": _mean([rank is not None and rank <= 1 for rank in ranks]),
+        "recall@3": _mean([rank is not None and rank <= 3 for rank in ranks]),
+        "mrr": _mean([1 / rank if rank else 0.0 for rank in ranks]),
+        "answered": _mean([bool(r) for _, r in on_topic]),
+        "rejected": _mean([not r for _, r in off_topic]),
+        "abstention": round(correct_decisions / max(1, len(queries)), 4),
+    }
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, dict]:
+    """Our retriever against dense-only and naive BM25+RRF fusion, on the same vectors."""
+    cards = retriever.cards
+    keys = [card_key(card) for card in cards]
+    vectors = retriever.embeddings.queries([q.text for q in queries])
+    bm25 = _NaiveBm25([f"{c.question}\n{' '.join(c.path)}\n{c.answer}" for c in cards])
+
+    ours, dense_only, rrf = [], [], []
+    best_dense = []
+    for query, vector in zip(queries, vectors):
+        hits = retriever.search_vector(query.text, vector, k)
+        ours.append([card_key(hit.card) for hit in hits])
+        dense = retriever.card_dense_scores(vector)
+        order = np.argsort(-dense)
+        dense_only.append([keys[i] for i in order[:k]])
+        best_dense.append(float(dense[order[0]]))
+        lexical = bm25.scores(query.text)
+        lexical_order = np.argsort(-lexical)
+        fused = np.zeros(len(cards))
+        fused[order] += 1 / (60 + np.arange(1, len(cards) + 1))
+        fused[lexical_order] += 1 / (60 + np.arange(1, len(cards) + 1))
+        rrf.append([keys[i] for i in np.argsort(-fused)[:k]])
+
+    # The strongest fixed-threshold abstention a dense retriever could have, picked with
+    # hindsight on this very set: an upper bound for "just threshold the cosine".
+    threshold = _oracle_threshold(queries, best_dense)
+    dense_threshold = [r if s >= threshold else [] for r, s in zip(dense_only, best_dense)]
+    return {
+        "ours (dense+lexical, anchor abstention)": score_rankings(queries, ours),
+        "dense only, no abstention": score_rankings(queries, dense_only),
+        f"dense only, oracle threshold {threshold:.3f}": score_rankings(queries, dense_threshold),
+        "naive BM25+dense RRF, no abstention": score_rankings(queries, rrf),
+    }
+
+
+def _oracle_threshold(queries: list[Query], best: list[float]) -> float:
+    candidates = sorted(set(best))
+    def accuracy(t: float) -> float:
+        return sum((s >= t) == q.on_topic for q, s in zip(queries, best))
+    return max(candidates, key=accuracy) if candidates else 0.0
+
+
+class _NaiveBm25:
+    """Plain BM25 over every segmented term: the baseline the issue warns about."""
+
+    def __init__(self, texts: list[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self.docs = [_naive_terms(t) for t in texts]
+        self.k1, self.b = k1, b
+        self.average = np.mean([len(d) for d in self.docs]) if self.docs else 1.0
+        self.df: dict[str, int] = {}
+        for doc in self.docs:
+            for term in set(doc):
+                self.df[term] = self.df.get(term, 0) + 1
+
+    def scores(self, query: str) -> np.ndarray:
+        n = len(self.docs)
+        result = np.zeros(n)
+        for term in set(_naive_terms(query)):
+            df = self.df.get(term, 0)
+            if not df:
+                continue
+            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            for i, doc in enumerate(self.docs):
+                count = doc.count(term)
+                if count:
+                    result[i] += idf * count * (self.k1 + 1) / (count + self.k1 * (1 - self.b + self.b * len(doc) / self.average))
+        return result
+
+
+def _naive_terms(text: str) -> list[str]:
+    return [w for w in jieba.lcut_for_search(text.lower()) if w.strip() and any(ch.isalnum() for ch in w)]

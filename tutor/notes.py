@@ -1,0 +1,342 @@
+"""Markdown notes -> question/answer cards.
+
+The deepest heading that owns body text is a card's question, the headings above it are
+its topic path, and the body is its answer. Real notes are messy, so every oddity is
+handled here and either cleaned or reported, never allowed to crash ingestion:
+`#` lines inside code fences, `**bold**` headings, image-only or TODO answers, HTML
+entities, formulas pasted from web pages (rendered text followed by the LaTeX source
+twice), empty, huge or non-UTF-8 files.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOTE_SUFFIXES = (".md", ".markdown")
+MAX_NOTE_BYTES = 5 * 1024 * 1024
+MIN_ANSWER_CHARS = 8
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_METADATA = re.compile(r"<!--\s*(difficulty\s*:.*?|tags\s*:.*?)-->", re.S | re.I)
+_URL_ONLY = re.compile(r"^\s*(?:[\w\u4e00-\u9fff]{0,12}\s*[:：]\s*)?<?https?://\S+>?\s*$", re.I)
+_REFERENCE_LABEL = re.compile(r"^\s*(?:references?|refe?|参考(?:资料|文献|链接)?|来源)\s*[:：]?\s*$", re.I)
+_TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完成)\b[\s.。!！:：]*$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)、])\s+(.*)$")
+_CIRCLED = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩]")
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+(?=[A-Z\u4e00-\u9fff])")
+# A formula copied from a rendered web page arrives as "O(n2⋅d)O(n^2 \cdot d)O(n^2 \cdot d)":
+# the rendered glyphs, then the TeX source twice. The unit is bounded so a pathological
+# line cannot make the backtracking search slow.
+_DOUBLED_TEX = re.compile(r"([^\s\u4e00-\u9fff，。]{1,2}[^\n\u4e00-\u9fff，。]{3,80}?)\1")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class Card:
+    """One question with its reference answer, as found in the notes."""
+
+    id: str
+    question: str
+    answer: str
+    key_points: tuple[str, ...]
+    path: tuple[str, ...]
+    source: str
+    line: int
+    difficulty: int | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def topic(self) -> str:
+        return self.path[0] if self.path else Path(self.source).stem
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or a section that could not become a card, and why."""
+
+    source: str
+    reason: str
+    line: int = 0
+    question: str = ""
+
+
+@dataclass
+class ParsedNotes:
+    cards: list[Card] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+
+
+class NotesError(Exception):
+    """The notes folder itself cannot be used (missing, not a folder)."""
+
+
+def load_notes(folder: Path) -> ParsedNotes:
+    """Parse every Markdown file under `folder` (recursively, hidden folders excluded)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise NotesError(f"notes folder not found: {folder}")
+    if not folder.is_dir():
+        raise NotesError(f"not a folder: {folder}")
+    result = ParsedNotes()
+    for file in sorted(note_files(folder)):
+        source = file.relative_to(folder).as_posix()
+        try:
+            text = read_note(file)
+        except UnreadableNote as problem:
+            result.skipped.append(Skipped(source, str(problem)))
+            continue
+        result.files += 1
+        cards, skipped = parse_markdown(text, source)
+        result.cards.extend(cards)
+        result.skipped.extend(skipped)
+        if not cards and not skipped:
+            result.skipped.append(Skipped(source, "no headed sections with text"))
+    return result
+
+
+def note_files(folder: Path):
+    for file in folder.rglob("*"):
+        relative = file.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative):
+            continue
+        if file.suffix.lower() in NOTE_SUFFIXES and file.is_file():
+            yield file
+
+
+class UnreadableNote(Exception):
+    pass
+
+
+def read_note(file: Path) -> str:
+    try:
+        size = file.stat().st_size
+        if size > MAX_NOTE_BYTES:
+            raise UnreadableNote(f"file too large ({size // 1024} KiB > {MAX_NOTE_BYTES // 1024} KiB)")
+        data = file.read_bytes()
+    except OSError as error:
+        raise UnreadableNote(f"cannot read file: {error.strerror or error}") from None
+    if b"\x00" in data:
+        raise UnreadableNote("binary file, not Markdown text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableNote("not UTF-8 text") from None
+    if not text.strip():
+        raise UnreadableNote("empty file")
+    return text
+
+
+@dataclass
+class _Section:
+    level: int
+    title: str
+    line: int
+    ancestors: tuple[str, ...]
+    body: list[str] = field(default_factory=list)
+
+
+def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
+    """Split one Markdown document into cards and the sections it had to skip."""
+    sections = _split_sections(text)
+    document_title = _document_title(sections)
+    cards: list[Card] = []
+    skipped: list[Skipped] = []
+    seen_ids: set[str] = set()
+    for section in sections:
+        raw_body = "\n".join(section.body).strip()
+        if not raw_body:
+            continue  # a heading that only groups deeper headings
+        path = tuple(t for t in section.ancestors if t and t != document_title)
+        difficulty, tags = _metadata(raw_body)
+        answer, empty_reason = clean_answer(raw_body)
+        if empty_reason:
+            skipped.append(Skipped(source, empty_reason, section.line, section.title))
+            continue
+        if not section.title:
+            skipped.append(Skipped(source, "heading has no text", section.line))
+            continue
+        card_id = _card_id(source, path, section.title, seen_ids)
+        cards.append(
+            Card(
+                id=card_id,
+                question=section.title,
+                answer=answer,
+                key_points=tuple(key_points(answer)),
+                path=path,
+                source=source,
+                line=section.line,
+                difficulty=difficulty,
+                tags=tags,
+            )
+        )
+    return cards, skipped
+
+
+def _split_sections(text: str) -> list[_Section]:
+    sections: list[_Section] = []
+    stack: list[_Section] = []
+    preamble: list[str] = []
+    fence: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker[0] * 3
+            elif marker.startswith(fence):
+                fence = None
+        heading = None if fence else _HEADING.match(line)
+        if heading:
+            level = len(heading.group(1))
+            while stack and stack[-1].level >= level:
+                stack.pop()
+            section = _Section(
+                level=level,
+                title=clean_inline(heading.group(2)),
+                line=number,
+                ancestors=tuple(s.title for s in stack),
+            )
+            sections.append(section)
+            stack.append(section)
+        elif stack:
+            stack[-1].body.append(line)
+        else:
+            preamble.append(line)
+    return sections
+
+
+def _document_title(sections: list[_Section]) -> str | None:
+    """A single leading `#` heading names the document, not a topic; keep it out of paths."""
+    top_level = [s for s in sections if s.level == 1]
+    if len(top_level) == 1 and sections and sections[0] is top_level[0]:
+        return top_level[0].title
+    return None
+
+
+def clean_inline(text: str) -> str:
+    text = html.unescape(text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = text.strip().strip("*_").strip()
+    return re.sub(r"\s+", " ", text)
+
+
+def clean_answer(body: str) -> tuple[str, str | None]:
+    """Return the displayable answer, or an empty string and the reason it is unusable."""
+    had_image = bool(_IMAGE.search(body))
+    text = _HTML_COMMENT.sub("", body)
+    text = _IMAGE.sub("", text)
+    text = html.unescape(text)
+    kept: list[str] = []
+    for line in text.splitlines():
+        if _URL_ONLY.match(line) or _REFERENCE_LABEL.match(line):
+            continue
+        kept.append(repair_pasted_formulas(line.rstrip()))
+    answer = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    if not answer:
+        return "", "image only, no answer text" if had_image else "no answer text"
+    if _TODO.match(answer):
+        return "", "TODO stub, no answer yet"
+    if len(re.sub(r"\s", "", answer)) < MIN_ANSWER_CHARS:
+        return "", "answer too short to grade against"
+    return answer, None
+
+
+def repair_pasted_formulas(line: str) -> str:
+    """Turn "O(n2⋅d)O(n^2 \\cdot d)O(n^2 \\cdot d)" into "$O(n^2 \\cdot d)$"."""
+    if "\\" not in line and "^" not in line:
+        return line
+    pieces: list[str] = []
+    position = 0
+    search_from = 0
+    while match := _DOUBLED_TEX.search(line, search_from):
+        start, width = match.start(), len(match.group(1))
+        # The earliest repeat may be a rotation of the formula ("d)O(n^2 \cdot " twice);
+        # slide right while the text stays periodic so the unit ends where the copies end.
+        while start + 2 * width < len(line) and line[start + 2 * width] == line[start]:
+            start += 1
+        tex = line[start : start + width]
+        search_from = start + 2 * width
+        if not re.search(r"[\\^_]", tex):
+            search_from = match.start() + 1
+            continue
+        pieces.append(_drop_rendered_copy(line[position:start], tex))
+        pieces.append(f"${tex.strip()}$")
+        position = search_from
+    pieces.append(line[position:])
+    return "".join(pieces)
+
+
+def _alphanumeric(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]", "", text)
+
+
+def _drop_rendered_copy(before: str, tex: str) -> str:
+    """Remove the rendered-glyph copy of `tex` that ends `before`, if it is there."""
+    wanted = _alphanumeric(_TEX_COMMAND.sub("", tex))
+    if not wanted:
+        return before
+    for start in range(len(before) - 1, max(-1, len(before) - 4 * len(tex)), -1):
+        candidate = _alphanumeric(before[start:])
+        if candidate == wanted:
+            # the rendered copy also carries the formula's leading brackets, e.g. "(n,d)"
+            lead = re.match(r"[^0-9A-Za-z]*", tex).group()
+            while lead and start > 0 and before[start - 1] == lead[-1]:
+                start, lead = start - 1, lead[:-1]
+            return before[:start]
+        if len(candidate) > len(wanted):
+            break
+    return before
+
+
+def key_points(answer: str) -> list[str]:
+    """Bullets, numbered items or ①② items are the points; otherwise the sentences."""
+    bullets = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
+    points = bullets
+    if not points:
+        circled = _CIRCLED.split(answer)
+        if len(circled) > 2:
+            points = circled[1:]
+    if not points:
+        points = [s for line in answer.splitlines() for s in _SENTENCE_END.split(line)]
+    cleaned = [_strip_point(p) for p in points]
+    # A point is a statement to check; a restated question ("...复杂度？") is not one.
+    return [p for p in cleaned if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?"))]
+
+
+def _strip_point(point: str) -> str:
+    point = re.sub(r"(\*\*|__)(.+?)\1", r"\2", point)
+    return point.strip().strip("；;，,").strip()
+
+
+def _metadata(body: str) -> tuple[int | None, tuple[str, ...]]:
+    """Optional `<!-- difficulty: 2; tags: a, b -->`; plain notes simply do not have it."""
+    difficulty: int | None = None
+    tags: tuple[str, ...] = ()
+    for comment in _METADATA.finditer(body):
+        for field_text in re.split(r"[;；|]", comment.group(1)):
+            name, _, value = field_text.partition(":")
+            name, value = name.strip().lower(), value.strip()
+            if name == "difficulty" and value.isdigit() and 1 <= int(value) <= 3:
+                difficulty = int(value)
+            elif name == "tags" and value:
+                tags = tuple(t.strip() for t in re.split(r"[,，]", value) if t.strip())
+    return difficulty, tags
+
+
+def _card_id(source: str, path: tuple[str, ...], question: str, seen: set[str]) -> str:
+    """Stable across edits of the answer and moves within the file, unique per file."""
+    digest = hashlib.sha1("\x1f".join((source, *path, question)).encode()).hexdigest()[:12]
+    card_id = f"{source}#{digest}"
+    suffix = 2
+    while card_id in seen:
+        card_id = f"{source}#{digest}-{suffix}"
+        suffix += 1
+    seen.add(card_id)
+    return card_id

@@ -1,0 +1,150 @@
+"""Question -> the cards that answer it, or nothing when the notes do not cover it.
+
+Dense scores are exact cosine similarities against every chunk vector (read once from
+Chroma into memory: at note-collection scale an exact dot product is faster and more
+accurate than an ANN round trip). A card's dense score is its best chunk. The lexical
+index then adds a bounded bonus for rare exact terms the query shares with a card.
+
+Deciding "not in my notes" cannot rest on a fixed cosine: e5 similarities crowd into
+0.75-0.95 whatever the text. Two relative signals do the work instead:
+- the query's best card against its best match among a fixed set of everyday off-topic
+  sentences embedded by the same model (greetings, weather, food, travel...): a question
+  the notes cover resembles a card more than it resembles chatter;
+- the best card against the tenth best: a covered question has a card that stands out,
+  an uncovered one is about equally far from every card.
+Their sum must clear one global threshold. A query whose rare terms mostly sit in one
+card (an exact term such as `O(n²d)`) is answered too, unless it is closer to chatter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embeddings import TutorEmbeddings
+from .lexical import LexicalIndex
+from .notes import Card
+from .store import IndexSnapshot
+
+# Everyday requests a study tool should decline. Written to span topics and both
+# languages, not to mirror any evaluation query.
+OFF_TOPIC_ANCHORS = (
+    "你好", "在吗？", "谢谢你", "早上好，最近怎么样？", "你是谁？", "讲个笑话吧",
+    "今天天气怎么样？", "明天会下雨吗？", "周末去哪里玩比较好？", "北京有什么好吃的？",
+    "红烧肉怎么做？", "西红柿炒鸡蛋需要放糖吗？", "推荐一部好看的电影", "最近有什么好听的歌？",
+    "怎么减肥最快？", "感冒了吃什么药？", "房价还会涨吗？", "股票今天涨了吗？",
+    "足球世界杯谁夺冠了？", "怎么学好英语口语？", "孩子不爱写作业怎么办？", "猫为什么喜欢纸箱？",
+    "现在几点了？", "帮我写一首关于春天的诗", "火车票怎么改签？", "手机没电了怎么办？",
+    "hello", "hi there, how are you?", "thanks a lot", "what's the weather like today?",
+    "will it rain tomorrow?", "how do I cook pasta carbonara?", "recommend a good movie",
+    "who won the football match last night?", "how can I lose weight fast?", "what time is it?",
+    "tell me a joke", "best places to visit in Japan", "how do I fix a flat bicycle tyre?",
+    "what should I buy my mother for her birthday?", "how much does a flight to Paris cost?",
+    "write a poem about the sea", "is coffee bad for your health?", "how do I train my puppy?",
+    # Technical, but other fields: an LLM-interview notebook does not cover these either.
+    "Java 的垃圾回收机制是怎样的？", "HTTP 和 HTTPS 有什么区别？", "Linux 下怎么查看端口被哪个进程占用？",
+    "Docker 镜像和容器有什么区别？", "Redis 的持久化方式有哪些？", "CSS 怎么让一个元素水平垂直居中？",
+    "进程和线程的区别是什么？", "Excel 里怎么做数据透视表？", "图像的边缘检测有哪些算子？",
+    "资产负债表怎么看？", "单片机的中断是怎么处理的？", "安卓手机怎么刷机？",
+    "how do I reverse a linked list in C?", "what is a REST API?", "explain the CAP theorem",
+    "how do I configure nginx as a reverse proxy?", "what is the difference between TCP and UDP?",
+    "how does a compiler do register allocation?", "how do I set up a CI pipeline with Jenkins?",
+    "how are stock options taxed?", "what is Bayesian statistics in clinical trials?",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    card: Card
+    score: float  # fused relevance, comparable within one query
+    dense: float  # best chunk cosine
+    lexical: float  # share of the query's rare-term weight found in this card
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """The few global knobs; chosen on the dev set (see bench/), never per card."""
+
+    lexical_weight: float = 0.05
+    # answer when (best - best off-topic anchor) + (best - tenth best card) >= this ...
+    relevance_threshold: float = 0.03
+    standout_rank: int = 10
+    # ... or when this share of the query's rare-term weight sits in one card
+    lexical_evidence: float = 0.6
+    # hits after the first must score within this distance of it
+    relative_cutoff: float = 0.06
+    use_lexical: bool = True
+
+
+class Retriever:
+    """Searches one index snapshot (read-only, so safe across threads); rebuilt after each ingest."""
+
+    def __init__(
+        self,
+        snapshot: IndexSnapshot,
+        embeddings: TutorEmbeddings,
+        config: RetrievalConfig | None = None,
+    ) -> None:
+        self.embeddings = embeddings
+        self.config = config or RetrievalConfig()
+        self.cards = snapshot.cards
+        self._vectors = snapshot.chunk_vectors
+        self._owner = snapshot.chunk_card
+        self._anchors = embeddings.queries(OFF_TOPIC_ANCHORS)
+        self.lexical = LexicalIndex.build([lexical_text(card) for card in self.cards])
+
+    def __len__(self) -> int:
+        return len(self.cards)
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """Up to `k` cards, best first; empty when the notes do not cover the query."""
+        query = query.strip()
+        if not query or not self.cards:
+            return []
+        vector = self.embeddings.query(query)
+        return self.search_vector(query, vector, k)
+
+    def search_vector(self, query: str, vector: np.ndarray, k: int = 3) -> list[Hit]:
+        dense = self.card_dense_scores(vector)
+        lexical_scores, coverage = self.lexical.scores(query) if self.config.use_lexical else ([0.0] * len(dense), 0.0)
+        lexical = np.asarray(lexical_scores, np.float32)
+        lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical
+        fused = dense + self.config.lexical_weight * lexical_norm * coverage
+        if not self.is_covered(vector, dense, coverage):
+            return []
+        order = np.argsort(-fused)[: max(1, k)]
+        best = fused[order[0]]
+        return [
+            Hit(card=self.cards[i], score=round(float(fused[i]), 4), dense=round(float(dense[i]), 4),
+                lexical=round(float(lexical_norm[i] * coverage), 4))
+            for i in order
+            if best - fused[i] <= self.config.relative_cutoff
+        ]
+
+    def card_dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        chunk_scores = self._vectors @ vector
+        dense = np.full(len(self.cards), -1.0, np.float32)
+        np.maximum.at(dense, self._owner, chunk_scores)
+        return dense
+
+    def relevance(self, vector: np.ndarray, dense: np.ndarray) -> float:
+        """How much the best card beats chatter and the crowd of other cards (cosine units)."""
+        best = float(dense.max())
+        beats_chatter = best - float((self._anchors @ vector).max())
+        # Below ~2x standout_rank cards "the crowd" is too small to say anything: count the
+        # chatter margin twice instead.
+        if len(dense) < 2 * self.config.standout_rank:
+            return 2 * beats_chatter
+        crowd = float(np.partition(dense, -self.config.standout_rank)[-self.config.standout_rank])
+        return beats_chatter + (best - crowd)
+
+    def is_covered(self, vector: np.ndarray, dense: np.ndarray, coverage: float) -> bool:
+        if self.relevance(vector, dense) >= self.config.relevance_threshold:
+            return True
+        beats_chatter = float(dense.max()) - float((self._anchors @ vector).max())
+        return self.config.use_lexical and coverage >= self.config.lexical_evidence and beats_chatter > -0.02
+
+
+def lexical_text(card: Card) -> str:
+    # The question counts twice: it is what a paraphrase most resembles.
+    return "\n".join((card.question, card.question, " ".join(card.path), card.answer))

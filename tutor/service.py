@@ -1,0 +1,145 @@
+"""The one object the CLI, the UI and the tests talk to: ingest, ask, grade."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .embeddings import TutorEmbeddings, load_embeddings
+from .grading import Grade, Grader
+from .notes import Skipped, load_notes
+from .retrieval import Hit, RetrievalConfig, Retriever
+from .settings import Settings
+from .store import CardStore, open_chroma
+
+MAX_QUESTION_CHARS = 2000
+
+
+class InputError(ValueError):
+    """The caller's input cannot be used (empty question, unknown card...)."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: int
+    cards: int
+    chunks: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    skipped: int
+    seconds: float
+    skipped_details: list[Skipped] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["skipped_details"] = [asdict(s) for s in self.skipped_details]
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str
+    hits: list[Hit]
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "hits": [
+                {
+                    "id": hit.card.id,
+                    "question": hit.card.question,
+                    "path": list(hit.card.path),
+                    "source": hit.card.source,
+                    "line": hit.card.line,
+                    "score": hit.score,
+                    "answer": hit.card.answer,
+                }
+                for hit in self.hits
+            ],
+        }
+
+
+class Tutor:
+    """Owns the embedding model, the store and a retriever over the current index."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        embeddings: TutorEmbeddings | None = None,
+        retrieval: RetrievalConfig | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.embeddings = embeddings or load_embeddings(self.settings.embedding)
+        self.store = CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings)
+        self.retrieval_config = retrieval or RetrievalConfig()
+        self._retriever: Retriever | None = None
+        self._grader: Grader | None = None
+        self._lock = threading.RLock()
+
+    # ingest -------------------------------------------------------------------------
+    def ingest(
+        self,
+        knowledge_dir: Path | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        folder = Path(knowledge_dir or self.settings.knowledge_dir)
+        notes = load_notes(folder)
+        with self._lock:
+            counts = self.store.sync(notes.cards, on_progress=on_progress)
+            self._retriever = None  # the index changed; rebuild on next use
+        return IngestReport(
+            files=notes.files,
+            cards=len(notes.cards),
+            chunks=counts.chunks,
+            added=counts.added,
+            updated=counts.updated,
+            removed=counts.removed,
+            unchanged=counts.unchanged,
+            skipped=len(notes.skipped),
+            seconds=round(time.perf_counter() - started, 3),
+            skipped_details=notes.skipped,
+        )
+
+    def is_empty(self) -> bool:
+        return self.store.count_chunks() == 0
+
+    # retrieval ----------------------------------------------------------------------
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
+            return self._retriever
+
+    def ask(self, question: str, k: int = 3) -> Answer:
+        question = _clean_question(question)
+        if k < 1:
+            raise InputError("k must be at least 1")
+        return Answer(query=question, hits=self.retriever.search(question, k))
+
+    # grading ------------------------------------------------------------------------
+    @property
+    def grader(self) -> Grader:
+        with self._lock:
+            if self._grader is None:
+                self._grader = Grader(self.embeddings)
+            return self._grader
+
+    def grade(self, question: str, answer: str) -> Grade:
+        question = _clean_question(question)
+        hits = self.retriever.search(question, k=1)
+        if not hits:
+            raise InputError(f"no card in the notes matches the question: {question[:80]}")
+        return self.grader.grade(hits[0].card, answer, question=question)
+
+
+def _clean_question(question: str) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise InputError("the question is empty")
+    return question[:MAX_QUESTION_CHARS]
