@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall only when a requirements file changes.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test bench eval
+.PHONY: setup browser run test bench eval
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -14,10 +14,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
+# Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
+# offline. The CJK fonts keep Chinese readable in screenshots.
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
 run: setup
 	$(BIN)/python app.py
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
 bench: setup

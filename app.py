@@ -1,60 +1,376 @@
-"""Start the tutor's web UI: `python app.py` (settings: see README).
+"""The tutor's web UI: `python app.py` serves on TUTOR_HOST:TUTOR_PORT (127.0.0.1:7860).
 
-A minimal chat over the notes until the full UI lands: it builds or refreshes the index
-on start (progress on the console), then answers questions with the matching note
-answers and their sources, or says plainly that the notes do not cover the question.
+A thin Gradio adapter over `tutor.service.Tutor`: every decision (retrieval, follow-ups,
+grading, interview flow, upload checks) lives in the core; this file only turns results
+into chat messages, tables and charts, and keeps per-browser-session state.
 """
 from __future__ import annotations
 
+import html
 import os
+import re
 import sys
+from dataclasses import dataclass
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # an offline tool phones no one
 
 import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from tutor.cli import NOT_COVERED  # noqa: E402
-from tutor.notes import NotesError  # noqa: E402
-from tutor.service import Answer, InputError, Tutor  # noqa: E402
+from tutor.conversation import NOT_COVERED, Conversation, Reply  # noqa: E402
+from tutor.grading import Grade  # noqa: E402
+from tutor.interview import Feedback, Interview  # noqa: E402
+from tutor.notes import Card, NotesError  # noqa: E402
+from tutor.service import InputError, Tutor  # noqa: E402
 from tutor.settings import Settings, SettingsError  # noqa: E402
 
 MAX_MESSAGE_CHARS = 5000
+LATEX = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+]
+HELP = (
+    "直接提问即可，例如「为什么需要位置编码？」；追问可以说「详细一点」或「那 MQA 呢？」。\n\n"
+    "模拟面试：点击下方「开始模拟面试」，或输入 `/interview`（可加主题和题数，如 `/interview Attention 3`）。"
+    "面试中可输入 `/hint` 提示、`/skip` 跳过、`/end` 结束。"
+)
+CSS = """
+.gradio-container {max-width: 1100px !important; margin: auto;}
+#related .label {font-weight: 600;}
+"""
 
 
-def render_answer(answer: Answer) -> str:
-    if not answer.hits:
-        return NOT_COVERED
+# rendering -----------------------------------------------------------------------------
+def escape_outside_code(text: str) -> str:
+    """Show HTML in notes or messages as text: escape it, except inside code spans/blocks
+    (which Markdown already shows literally)."""
+    parts = re.split(r"(```[\s\S]*?```|~~~[\s\S]*?~~~|`[^`\n]+`)", text)
+    return "".join(part if i % 2 else html.escape(part, quote=False) for i, part in enumerate(parts))
+
+
+def card_source(card: Card) -> str:
+    path = " > ".join(card.path)
+    return f"<sub>来源 source: `{card.source}:{card.line}`{' · ' + html.escape(path) if path else ''}</sub>"
+
+
+def render_reply(reply: Reply) -> str:
+    if reply.kind == "not-covered":
+        lines = [NOT_COVERED]
+        if reply.related:
+            lines.append("笔记里最接近的主题 (nearest topics in the notes)：")
+            lines += [f"- **{html.escape(card.topic)}**：{escape_outside_code(card.question)}" for card in reply.related]
+        return "\n".join(lines)
     parts = []
-    for rank, hit in enumerate(answer.hits, start=1):
+    for rank, hit in enumerate(reply.hits, start=1):
         card = hit.card
-        heading = f"**{card.question}**" if rank == 1 else f"**相关 {rank}：{card.question}**"
-        source = f"来源 source: `{card.source}:{card.line}` · {' > '.join(card.path)}"
-        parts.append(f"{heading}\n\n{card.answer}\n\n<sub>{source}</sub>")
-    return "\n\n---\n\n".join(parts)
+        title = escape_outside_code(card.question)
+        body = f"{escape_outside_code(card.answer)}\n\n{card_source(card)}"
+        if rank == 1:
+            parts.append(f"### {title}\n\n{body}")
+        else:  # the best match is open; the others wait behind their question
+            parts.append(f"<details><summary>另见 see also：{title}</summary>\n\n{body}\n\n</details>")
+    if reply.kind == "expand" and reply.related:
+        parts.append("**相关问题 related:** " + "；".join(escape_outside_code(c.question) for c in reply.related))
+    return "\n\n".join(parts)
 
 
-def build_app(tutor: Tutor) -> gr.ChatInterface:
-    def respond(message: str, history) -> str:
+def render_grade(grade: Grade) -> str:
+    lines = [f"**得分 score: {grade.score}/100 · {grade.verdict}**", ""]
+    if grade.covered:
+        lines.append("✓ 答到的要点 covered:")
+        lines += [f"- {escape_outside_code(p)}" for p in grade.covered]
+    if grade.missed:
+        lines.append("✗ 遗漏的要点 missed:")
+        lines += [f"- {escape_outside_code(p)}" for p in grade.missed]
+    reference = escape_outside_code(grade.reference)
+    lines += ["", f"<details><summary>参考答案 reference ({html.escape(grade.source)})</summary>\n\n{reference}\n\n</details>"]
+    return "\n".join(lines)
+
+
+def render_prompt(interview: Interview, prompt: str, kind: str) -> str:
+    if kind == "follow-up":
+        return f"↪ {escape_outside_code(prompt)}"
+    number, total = interview.progress
+    topic = html.escape(interview.cards[number - 1].topic)
+    return f"▶ **第 {number}/{total} 题** · {topic}\n\n{escape_outside_code(prompt)}"
+
+
+def summary_frames(interview: Interview) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    summary = interview.summary()
+    rows = [
+        {"#": r.number, "问题": r.question, "主题": r.topic,
+         "得分": r.score if r.score is not None else "跳过", "追问": r.follow_up_score if r.follow_up_score is not None else "",
+         "评价": r.verdict}
+        for r in summary.rows
+    ]
+    table = pd.DataFrame(rows)
+    chart = pd.DataFrame({"题 question": [f"Q{r.number}" for r in summary.rows],
+                          "得分 score": [r.score or 0 for r in summary.rows]})
+    average = f"{summary.average:.0f}" if summary.average is not None else "—"
+    lines = [f"### 面试结束 · Interview summary", "",
+             f"平均分 average **{average}**/100 · 作答 answered {summary.answered} · 跳过 skipped {summary.skipped}", "",
+             "| # | 问题 | 得分 | 评价 |", "| --- | --- | --- | --- |"]
+    for r in summary.rows:
+        question = escape_outside_code(r.question).replace("|", "\\|")
+        lines.append(f"| {r.number} | {question} | {r.score if r.score is not None else '—'} | {r.verdict} |")
+    if summary.by_topic:
+        lines += ["", "按主题 by topic：" + "；".join(f"{html.escape(t)} {s:.0f}" for t, s in summary.by_topic.items())]
+    return "\n".join(lines), table, chart
+
+
+# session state -------------------------------------------------------------------------
+@dataclass
+class Session:
+    """Per-browser-session state (gr.State gives every visitor their own)."""
+
+    last_card: Card | None = None
+    interview: Interview | None = None
+
+
+def build_app(tutor: Tutor) -> gr.Blocks:
+    topic_names = [name for name, _ in tutor.topics()]
+
+    def session_of(state: Session | None) -> Session:
+        return state if isinstance(state, Session) else Session()
+
+    def clean(message: str) -> tuple[str, str]:
         message = (message or "").strip()
-        if not message:
-            return "请输入一个问题。(Please type a question.)"
-        notice = ""
         if len(message) > MAX_MESSAGE_CHARS:
-            message = message[:MAX_MESSAGE_CHARS]
-            notice = f"（问题过长，已截断为 {MAX_MESSAGE_CHARS} 字）\n\n"
-        try:
-            return notice + render_answer(tutor.ask(message, k=3))
-        except InputError as error:
-            return f"⚠️ {error}"
+            return message[:MAX_MESSAGE_CHARS], f"（消息超过 {MAX_MESSAGE_CHARS} 字，已截断 · truncated）\n\n"
+        return message, ""
 
-    return gr.ChatInterface(
-        respond,
-        title="LLM 面试辅导 · Interview Tutor",
-        description="基于你的笔记回答问题并给出来源。Ask about your notes; answers cite file and heading.",
-        examples=["为什么需要位置编码？", "What is a KV cache?", "RMSNorm 和 LayerNorm 有什么区别？"],
-        analytics_enabled=False,
-        api_name="ask",
-    )
+    def user_bubble(message: str) -> dict:
+        return {"role": "user", "content": escape_outside_code(message)}
+
+    def bot(content: str) -> dict:
+        return {"role": "assistant", "content": content}
+
+    # chat ----------------------------------------------------------------------------
+    def on_message(message, history, state):
+        session = session_of(state)
+        history = list(history or [])
+        message, notice = clean(message)
+        if not message:
+            gr.Info("请输入一个问题或回答。Please type a question or an answer.")
+            return history, "", state, gr.update(), *hidden_summary()
+        command = message.split()[0].lower()
+        if command in ("/interview", "/面试"):
+            words = message.split()[1:]
+            count = next((int(w) for w in words if w.isdigit()), 3)
+            topics = [t for t in topic_names if any(w.lower() == t.lower() for w in words)]
+            history.append(user_bubble(message))
+            return start(history, session, topics, count)
+        if command in ("/help", "/帮助"):
+            history += [user_bubble(message), bot(HELP)]
+            return history, "", session, gr.update(), *hidden_summary()
+        if session.interview is not None and not session.interview.finished:
+            return interview_turn(message, notice, history, session)
+        history.append(user_bubble(message))
+        conversation = Conversation(tutor.retriever, session.last_card)
+        reply = conversation.ask(message, k=3)
+        session.last_card = conversation.last_card
+        history.append(bot(notice + render_reply(reply)))
+        related = [[c.question] for c in reply.related] if reply.kind != "not-covered" else []
+        return history, "", session, gr.update(samples=related, visible=bool(related)), *hidden_summary()
+
+    def interview_turn(message, notice, history, session):
+        interview = session.interview
+        lowered = message.lower()
+        history.append(user_bubble(message))
+        if lowered in ("/hint", "提示", "/提示"):
+            history.append(bot(f"提示 hint：可以从 **{escape_outside_code(interview.hint())}** 这些方面展开。"))
+            return history, "", session, gr.update(), *hidden_summary()
+        if lowered in ("/skip", "跳过", "/跳过"):
+            following = interview.skip()
+            history.append(bot("已跳过 skipped." + ("" if following is None else "\n\n" + render_prompt(interview, following.prompt, following.kind))))
+            return finish_if_done(history, session)
+        if lowered in ("/end", "结束", "/结束", "结束面试"):
+            interview.end()
+            return finish_if_done(history, session)
+        feedback: Feedback = interview.answer(message)
+        text = notice + render_grade(feedback.grade)
+        if feedback.next_prompt:
+            text += "\n\n---\n\n" + render_prompt(interview, feedback.next_prompt, feedback.next_kind)
+        history.append(bot(text))
+        return finish_if_done(history, session)
+
+    def finish_if_done(history, session):
+        interview = session.interview
+        if not interview.finished:
+            return history, "", session, gr.update(), *hidden_summary()
+        text, table, chart = summary_frames(interview)
+        history.append(bot(text))
+        session.interview = None
+        return (history, "", session, gr.update(),
+                gr.update(value=table, visible=True), gr.update(value=chart, visible=True))
+
+    def hidden_summary():
+        return gr.update(), gr.update()
+
+    def start(history, session, topics, count):
+        try:
+            session.interview = tutor.start_interview(topics or None, int(count))
+        except InputError as error:
+            history.append(bot(f"⚠ {html.escape(str(error))}"))
+            return history, "", session, gr.update(), *hidden_summary()
+        interview = session.interview
+        scope = "、".join(topics) if topics else "全部主题 all topics"
+        intro = (f"好的，开始模拟面试：{html.escape(scope)}，共 {len(interview.cards)} 题。"
+                 "直接在输入框作答；`/hint` 提示，`/skip` 跳过，`/end` 结束。")
+        first = interview.current
+        history.append(bot(intro + "\n\n" + render_prompt(interview, first.prompt, first.kind)))
+        return (history, "", session, gr.update(samples=[], visible=False),
+                gr.update(value=None, visible=False), gr.update(value=None, visible=False))
+
+    def on_start(topics, count, history, state):
+        session = session_of(state)
+        history = list(history or [])
+        return start(history, session, list(topics or []), count)
+
+    def on_command(command):
+        def handler(history, state):
+            return on_message(command, history, state)
+        return handler
+
+    # knowledge -----------------------------------------------------------------------
+    def card_rows(topic: str | None, query: str) -> pd.DataFrame:
+        query = (query or "").strip()
+        cards = tutor.retriever.cards
+        if query:
+            hits = tutor.retriever.search(query, k=20)
+            literal = [c for c in cards if query.lower() in (c.question + c.answer).lower()]
+            cards = list(dict.fromkeys([h.card for h in hits] + literal))
+        if topic and topic != "全部 all":
+            cards = [c for c in cards if c.topic == topic]
+        return pd.DataFrame(
+            [{"问题 question": c.question, "主题 path": " > ".join(c.path), "来源 source": f"{c.source}:{c.line}",
+              "难度 difficulty": c.difficulty or ""} for c in cards],
+            columns=["问题 question", "主题 path", "来源 source", "难度 difficulty"],
+        )
+
+    def show_card(table: pd.DataFrame, event: gr.SelectData):
+        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        question = table.iloc[row, 0]
+        card = next((c for c in tutor.retriever.cards if c.question == question), None)
+        if card is None:
+            return "（未找到）"
+        points = "\n".join(f"- {escape_outside_code(p)}" for p in card.key_points)
+        return f"### {escape_outside_code(card.question)}\n\n{escape_outside_code(card.answer)}\n\n**要点 key points**\n\n{points}\n\n{card_source(card)}"
+
+    def skipped_rows() -> pd.DataFrame:
+        report = tutor.last_report
+        items = report.skipped_details if report else []
+        return pd.DataFrame(
+            [{"文件 file": s.source, "行 line": s.line or "", "标题 heading": s.question, "原因 reason": s.reason} for s in items],
+            columns=["文件 file", "行 line", "标题 heading", "原因 reason"],
+        )
+
+    def on_upload(files, progress=gr.Progress()):
+        files = files or []
+        if not files:
+            return "请先选择 .md 文件。Choose .md files first.", gr.update(), skipped_rows(), gr.update()
+        added, problems = [], []
+        for file in files:
+            path = getattr(file, "name", file)
+            original = getattr(file, "orig_name", None) or os.path.basename(path)
+            try:
+                added.append(tutor.add_note(original, path).name)
+            except (InputError, OSError) as error:
+                problems.append(html.escape(str(error)))
+        lines = [f"✗ {p}" for p in problems]
+        if added:
+            progress(0, desc="embedding")
+            report = tutor.ingest(on_progress=lambda done, total: progress((done, total), desc="embedding", unit="chunks") if total else None)
+            lines.insert(0, f"✓ 已加入 added {', '.join(added)}：新增 {report.added} 张卡片，更新 {report.updated} 张，"
+                            f"共 {report.cards} 张 ({report.seconds:.1f}s)")
+        choices = ["全部 all"] + [name for name, _ in tutor.topics()]
+        return "\n\n".join(lines), card_rows(None, ""), skipped_rows(), gr.update(choices=choices)
+
+    # API -----------------------------------------------------------------------------
+    def api_ask(question: str) -> str:
+        """Answer a question from the notes, as Markdown with sources."""
+        question, _ = clean(question)
+        if not question:
+            return "请输入一个问题。(Please type a question.)"
+        return render_reply(Conversation(tutor.retriever).ask(question, k=3))
+
+    def api_grade(question: str, answer: str) -> dict:
+        """Grade an answer against the closest card: the command line's grade JSON."""
+        question, _ = clean(question)
+        answer, _ = clean(answer)
+        try:
+            return tutor.grade(question, answer).to_dict()
+        except InputError as error:
+            return {"error": str(error)}
+
+    theme = gr.themes.Soft(font=["system-ui", "PingFang SC", "Noto Sans CJK SC", "sans-serif"],
+                           font_mono=["ui-monospace", "monospace"])
+    with gr.Blocks(title="LLM 面试辅导 · Interview Tutor", analytics_enabled=False) as app:
+        state = gr.State(None)
+        gr.Markdown("## LLM 面试辅导 · Interview Tutor\n基于你的笔记回答问题、模拟面试并评分。"
+                    "Answers come from your notes, with sources; mock interviews are graded against them.")
+        with gr.Tabs():
+            with gr.Tab("对话 Chat", id="chat"):
+                chatbot = gr.Chatbot(height=520, latex_delimiters=LATEX, elem_id="chat", label="对话",
+                                     placeholder=HELP, buttons=["copy"], group_consecutive_messages=False)
+                with gr.Row():
+                    message = gr.Textbox(placeholder="输入问题或回答，Enter 发送 · Ask a question (or answer one)",
+                                         show_label=False, scale=8, elem_id="message", max_lines=8)
+                    send = gr.Button("发送 Send", variant="primary", scale=1, elem_id="send")
+                related_box = gr.Textbox(visible=False)
+                related = gr.Dataset(components=[related_box], samples=[], label="相关问题 Related questions",
+                                     elem_id="related", visible=False)
+                with gr.Accordion("模拟面试 Mock interview", open=True):
+                    with gr.Row():
+                        topics = gr.Dropdown(choices=topic_names, multiselect=True, label="主题 Topics（留空 = 全部）",
+                                             scale=3, elem_id="topics")
+                        count = gr.Slider(1, 10, value=3, step=1, label="题数 Questions", scale=2, elem_id="count")
+                    with gr.Row():
+                        start_button = gr.Button("开始模拟面试 Start", variant="primary", elem_id="start")
+                        hint_button = gr.Button("提示 Hint", elem_id="hint")
+                        skip_button = gr.Button("跳过 Skip", elem_id="skip")
+                        end_button = gr.Button("结束 End", elem_id="end")
+                    summary_table = gr.Dataframe(visible=False, label="面试小结 Summary", elem_id="summary-table", wrap=True,
+                                                 datatype=["number", "markdown", "str", "str", "str", "str"],
+                                                 latex_delimiters=LATEX, column_widths=["5%", "50%", "15%", "8%", "8%", "14%"])
+                    summary_chart = gr.BarPlot(visible=False, x="题 question", y="得分 score", y_lim=[0, 100],
+                                               label="得分 Scores", elem_id="summary-chart")
+            with gr.Tab("知识库 Knowledge", id="knowledge"):
+                with gr.Row():
+                    topic_filter = gr.Dropdown(choices=["全部 all"] + topic_names, value="全部 all",
+                                               label="主题 Topic", scale=1, elem_id="topic-filter")
+                    search = gr.Textbox(label="搜索 Search", placeholder="关键词或问题 keyword or question",
+                                        scale=3, elem_id="search")
+                cards = gr.Dataframe(value=card_rows(None, ""), interactive=False, wrap=True, max_height=380,
+                                     elem_id="cards", label="卡片 Cards（点击查看 click to view）",
+                                     datatype=["markdown", "str", "str", "str"], latex_delimiters=LATEX,
+                                     column_widths=["56%", "22%", "14%", "8%"])
+                card_view = gr.Markdown(latex_delimiters=LATEX, elem_id="card-view")
+                with gr.Accordion("上传笔记 Upload notes (.md, UTF-8, ≤ 1 MiB)", open=False):
+                    upload = gr.File(file_count="multiple", file_types=[".md", ".markdown"], label="Markdown 笔记",
+                                     elem_id="upload")
+                    upload_button = gr.Button("加入并索引 Add & index", variant="primary", elem_id="upload-button")
+                    upload_status = gr.Markdown(elem_id="upload-status")
+                with gr.Accordion("无法使用的章节 Sections without a usable answer", open=False):
+                    skipped = gr.Dataframe(value=skipped_rows(), interactive=False, wrap=True, elem_id="skipped")
+
+        chat_outputs = [chatbot, message, state, related, summary_table, summary_chart]
+        message.submit(on_message, [message, chatbot, state], chat_outputs, api_visibility="private")
+        send.click(on_message, [message, chatbot, state], chat_outputs, api_visibility="private")
+        related.click(lambda sample, history, s: on_message(sample[0], history, s),
+                      [related, chatbot, state], chat_outputs, api_visibility="private")
+        start_button.click(on_start, [topics, count, chatbot, state], chat_outputs, api_visibility="private")
+        hint_button.click(on_command("/hint"), [chatbot, state], chat_outputs, api_visibility="private")
+        skip_button.click(on_command("/skip"), [chatbot, state], chat_outputs, api_visibility="private")
+        end_button.click(on_command("/end"), [chatbot, state], chat_outputs, api_visibility="private")
+        topic_filter.change(card_rows, [topic_filter, search], cards, api_visibility="private")
+        search.submit(card_rows, [topic_filter, search], cards, api_visibility="private")
+        cards.select(show_card, [cards], card_view, api_visibility="private")
+        upload_button.click(on_upload, [upload], [upload_status, cards, skipped, topic_filter], api_visibility="private")
+        gr.api(api_ask, api_name="ask")
+        gr.api(api_grade, api_name="grade")
+    app.tutor_theme, app.tutor_css = theme, CSS
+    return app
 
 
 def main() -> int:
@@ -72,9 +388,10 @@ def main() -> int:
         return 1
     print(f"\nready: {report.cards} cards ({report.added} added, {report.updated} updated, "
           f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f}s", flush=True)
-    tutor.retriever  # build now, not on the first question
-    theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    build_app(tutor).launch(server_name=settings.host, server_port=settings.port, theme=theme)
+    app = build_app(tutor)
+    app.queue(default_concurrency_limit=4)
+    app.launch(server_name=settings.host, server_port=settings.port, theme=app.tutor_theme, css=app.tutor_css,
+               footer_links=["api"], show_error=True)
     return 0
 
 

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from .conversation import NOT_COVERED
 from .embeddings import EmbeddingError
 from .notes import NotesError
 from .settings import ENVIRONMENT, Settings, SettingsError
 from .store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-NOT_COVERED = "笔记中没有涉及这个问题。(Not covered by the notes.)"
 
 
 class CommandError(Exception):

@@ -101,6 +101,9 @@ class SentenceTransformerEmbeddings(TutorEmbeddings):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network at run time
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
         except ImportError as error:
             raise EmbeddingError("sentence-transformers is not installed: pip install -r requirements.txt") from error
         try:

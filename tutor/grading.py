@@ -19,7 +19,7 @@ import numpy as np
 
 from .embeddings import TutorEmbeddings
 from .notes import Card
-from .retrieval import OFF_TOPIC_ANCHORS
+from .retrieval import off_topic_vectors
 
 MAX_ANSWER_CHARS = 5000
 _SEGMENT_END = re.compile(r"(?<=[。！？；!?;\n])|(?<=[.])\s+")
@@ -81,7 +81,7 @@ class Grader:
     def __init__(self, embeddings: TutorEmbeddings, config: GradingConfig | None = None) -> None:
         self.embeddings = embeddings
         self.config = config or GradingConfig()
-        self._anchors = embeddings.queries(OFF_TOPIC_ANCHORS)
+        self._anchors = off_topic_vectors(embeddings)
 
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
         answer = (answer or "").strip()[:MAX_ANSWER_CHARS]

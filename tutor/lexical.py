@@ -90,6 +90,11 @@ class LexicalIndex:
         frequency = len(self.postings.get(term, ()))
         return math.log(1 + (self.documents - frequency + 0.5) / (frequency + 0.5))
 
+    def keywords(self, text: str, n: int) -> list[str]:
+        """The `n` rarest terms of `text` that these cards know: a hint without the answer."""
+        known = [t for t in dict.fromkeys(terms(text)) if "_" not in t and t in self.postings]
+        return sorted(known, key=self.idf, reverse=True)[:n]
+
     def content_terms(self, query: str) -> list[str]:
         """The query's terms minus those too common in these cards to mean anything."""
         limit = max(1, self.max_document_share * self.documents)

@@ -17,6 +17,7 @@ card (an exact term such as `O(n²d)`) is answered too, unless it is closer to c
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,12 @@ OFF_TOPIC_ANCHORS = (
     "how does a compiler do register allocation?", "how do I set up a CI pipeline with Jenkins?",
     "how are stock options taxed?", "what is Bayesian statistics in clinical trials?",
 )
+
+
+@functools.lru_cache(maxsize=8)
+def off_topic_vectors(embeddings: TutorEmbeddings) -> np.ndarray:
+    """The anchors embedded once per model (retrieval and grading both use them)."""
+    return embeddings.queries(OFF_TOPIC_ANCHORS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,9 @@ class Retriever:
         self.cards = snapshot.cards
         self._vectors = snapshot.chunk_vectors
         self._owner = snapshot.chunk_card
-        self._anchors = embeddings.queries(OFF_TOPIC_ANCHORS)
+        # chunks are stored card by card, question chunk first
+        self._first_chunk = np.searchsorted(self._owner, np.arange(len(self.cards)))
+        self._anchors = off_topic_vectors(embeddings)
         self.lexical = LexicalIndex.build([lexical_text(card) for card in self.cards])
 
     def __len__(self) -> int:
@@ -120,6 +129,10 @@ class Retriever:
             for i in order
             if best - fused[i] <= self.config.relative_cutoff
         ]
+
+    def question_vector(self, card_index: int) -> np.ndarray:
+        """The embedding of a card's question chunk."""
+        return self._vectors[self._first_chunk[card_index]]
 
     def card_dense_scores(self, vector: np.ndarray) -> np.ndarray:
         chunk_scores = self._vectors @ vector

@@ -1,20 +1,25 @@
 """The one object the CLI, the UI and the tests talk to: ingest, ask, grade."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .conversation import Conversation
 from .embeddings import TutorEmbeddings, load_embeddings
 from .grading import Grade, Grader
-from .notes import Skipped, load_notes
+from .interview import Interview
+from .notes import Skipped, UnreadableNote, load_notes, parse_markdown, read_note
 from .retrieval import Hit, RetrievalConfig, Retriever
 from .settings import Settings
 from .store import CardStore, open_chroma
 
 MAX_QUESTION_CHARS = 2000
+MAX_UPLOAD_BYTES = 1024 * 1024
+UPLOAD_FOLDER = "uploads"
 
 
 class InputError(ValueError):
@@ -78,6 +83,7 @@ class Tutor:
         self.retrieval_config = retrieval or RetrievalConfig()
         self._retriever: Retriever | None = None
         self._grader: Grader | None = None
+        self.last_report: IngestReport | None = None
         self._lock = threading.RLock()
 
     # ingest -------------------------------------------------------------------------
@@ -92,7 +98,7 @@ class Tutor:
         with self._lock:
             counts = self.store.sync(notes.cards, on_progress=on_progress)
             self._retriever = None  # the index changed; rebuild on next use
-        return IngestReport(
+        self.last_report = IngestReport(
             files=notes.files,
             cards=len(notes.cards),
             chunks=counts.chunks,
@@ -104,6 +110,34 @@ class Tutor:
             seconds=round(time.perf_counter() - started, 3),
             skipped_details=notes.skipped,
         )
+        return self.last_report
+
+    def add_note(self, file_name: str, source: Path) -> Path:
+        """Check an uploaded Markdown file and copy it into the notes folder.
+
+        Rejected (InputError, nothing written): not .md, over 1 MiB, binary, not UTF-8,
+        or no heading with answer text under it. Uploads go to `uploads/` in the notes
+        folder; uploading a file of the same name again replaces it.
+        """
+        name = Path(file_name or "").name
+        if Path(name).suffix.lower() not in (".md", ".markdown"):
+            raise InputError(f"{name or 'file'}: only Markdown (.md) notes can be added")
+        size = Path(source).stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise InputError(f"{name}: too large ({size // 1024} KiB; at most {MAX_UPLOAD_BYTES // 1024} KiB)")
+        try:
+            text = read_note(Path(source))
+        except UnreadableNote as problem:
+            raise InputError(f"{name}: {problem}") from None
+        cards, _ = parse_markdown(text, name)
+        if not cards:
+            raise InputError(f"{name}: no question headings with answer text found")
+        folder = Path(self.settings.knowledge_dir) / UPLOAD_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (re.sub(r"[^\w.\-]+", "_", Path(name).stem).strip("._") or "notes")
+        target = target.with_suffix(".md")
+        target.write_text(text, encoding="utf-8")
+        return target
 
     def is_empty(self) -> bool:
         return self.store.count_chunks() == 0
@@ -121,6 +155,24 @@ class Tutor:
         if k < 1:
             raise InputError("k must be at least 1")
         return Answer(query=question, hits=self.retriever.search(question, k))
+
+    def conversation(self) -> Conversation:
+        """A fresh chat context (one per user session)."""
+        return Conversation(self.retriever)
+
+    def topics(self) -> list[tuple[str, int]]:
+        """Topics of the indexed cards with their card counts, largest first."""
+        counts: dict[str, int] = {}
+        for card in self.retriever.cards:
+            counts[card.topic] = counts.get(card.topic, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None) -> Interview:
+        retriever = self.retriever
+        try:
+            return Interview.plan(retriever.cards, self.grader, retriever.lexical.keywords, topics, count, seed)
+        except ValueError as error:
+            raise InputError(str(error)) from None
 
     # grading ------------------------------------------------------------------------
     @property

@@ -29,7 +29,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 CHUNKING_VERSION = "2"
 CHUNK_CHARS = 360
 CHUNK_OVERLAP = 60
-WRITE_BATCH_CHUNKS = 64
+WRITE_BATCH_CHUNKS = 32
 READ_PAGE = 1000
 
 _splitter = RecursiveCharacterTextSplitter(

@@ -1,0 +1,220 @@
+"""A mock interview: ask cards' questions, grade replies, follow up on a missed point.
+
+The interview owns no UI: it is a small state machine the chat (or a script) drives with
+`answer`, `hint`, `skip` and `summary`. Question choice here is simple (topic filter,
+shuffled, no repeats); spaced repetition can reorder `cards` before the interview starts.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .grading import Grade, Grader
+from .notes import Card
+
+GOOD_ENOUGH = 85  # no follow-up above this score
+
+
+@dataclass
+class Turn:
+    card: Card
+    prompt: str
+    kind: str  # "question" or "follow-up"
+    answer: str = ""
+    grade: Grade | None = None
+    skipped: bool = False
+    hints: int = 0
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the interviewer says after a reply: the grade and what comes next."""
+
+    grade: Grade
+    kind: str
+    next_prompt: str | None  # a follow-up or the next question; None when finished
+    next_kind: str | None
+    finished: bool
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    number: int
+    question: str
+    topic: str
+    score: int | None  # None when skipped
+    verdict: str
+    follow_up_score: int | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: list[SummaryRow]
+    average: float | None
+    by_topic: dict[str, float]
+    answered: int
+    skipped: int
+
+
+@dataclass
+class Interview:
+    cards: list[Card]
+    grader: Grader
+    keywords: Callable[[str, int], list[str]]
+    follow_ups: bool = True
+    turns: list[Turn] = field(default_factory=list)
+    _next_card: int = 0
+
+    @classmethod
+    def plan(
+        cls,
+        cards: list[Card],
+        grader: Grader,
+        keywords: Callable[[str, int], list[str]],
+        topics: list[str] | None = None,
+        count: int = 5,
+        seed: int | None = None,
+    ) -> "Interview":
+        if count < 1:
+            raise ValueError("an interview needs at least one question")
+        pool = [c for c in cards if not topics or c.topic in topics]
+        if not pool:
+            raise ValueError("no cards for the chosen topics")
+        random.Random(seed).shuffle(pool)
+        interview = cls(cards=pool[:count], grader=grader, keywords=keywords)
+        interview._advance()
+        return interview
+
+    # state ----------------------------------------------------------------------------
+    @property
+    def current(self) -> Turn | None:
+        if self.turns and self.turns[-1].grade is None and not self.turns[-1].skipped:
+            return self.turns[-1]
+        return None
+
+    @property
+    def finished(self) -> bool:
+        return self.current is None
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(number of the main question being asked, total main questions)."""
+        return self._next_card, len(self.cards)
+
+    def _advance(self) -> Turn | None:
+        if self._next_card >= len(self.cards):
+            return None
+        card = self.cards[self._next_card]
+        self._next_card += 1
+        turn = Turn(card=card, prompt=card.question, kind="question")
+        self.turns.append(turn)
+        return turn
+
+    # actions --------------------------------------------------------------------------
+    def answer(self, text: str) -> Feedback:
+        turn = self.current
+        if turn is None:
+            raise ValueError("the interview is over")
+        turn.answer = text
+        if turn.kind == "follow-up":
+            reference = self._follow_up_reference(turn)
+            turn.grade = self.grader.grade(reference, text, question=turn.prompt)
+        else:
+            turn.grade = self.grader.grade(turn.card, text, question=turn.prompt)
+        following = None
+        if turn.kind == "question" and self.follow_ups and turn.grade.missed and turn.grade.score < GOOD_ENOUGH:
+            following = self._follow_up(turn)
+        if following is None:
+            following = self._advance()
+        return Feedback(
+            grade=turn.grade,
+            kind=turn.kind,
+            next_prompt=following.prompt if following else None,
+            next_kind=following.kind if following else None,
+            finished=following is None,
+        )
+
+    def hint(self) -> str:
+        """Name what to talk about, without giving the answer away."""
+        turn = self.current
+        if turn is None:
+            raise ValueError("the interview is over")
+        turn.hints += 1
+        points = self._open_points(turn)
+        point = points[min(turn.hints - 1, len(points) - 1)]
+        words = self.keywords(point, 3)
+        return "、".join(words) if words else point[: max(6, len(point) // 4)] + "……"
+
+    def skip(self) -> Turn | None:
+        """Give up on the current prompt; returns the next turn (None when finished)."""
+        turn = self.current
+        if turn is None:
+            raise ValueError("the interview is over")
+        turn.skipped = True
+        return self._advance()
+
+    def end(self) -> None:
+        """Stop early: the rest of the planned questions are dropped."""
+        if self.current is not None:
+            self.current.skipped = True
+        self.cards = self.cards[: self._next_card]
+
+    def summary(self) -> Summary:
+        rows: list[SummaryRow] = []
+        follow_up_scores: dict[int, int] = {}
+        for turn in self.turns:
+            if turn.kind == "follow-up" and turn.grade is not None and rows:
+                follow_up_scores[len(rows) - 1] = turn.grade.score
+            if turn.kind == "question":
+                rows.append(
+                    SummaryRow(
+                        number=len(rows) + 1,
+                        question=turn.prompt,
+                        topic=turn.card.topic,
+                        score=turn.grade.score if turn.grade else None,
+                        verdict=turn.grade.verdict if turn.grade else "跳过 skipped",
+                        follow_up_score=None,
+                    )
+                )
+        rows = [
+            SummaryRow(r.number, r.question, r.topic, r.score, r.verdict, follow_up_scores.get(i))
+            for i, r in enumerate(rows)
+        ]
+        scored = [r for r in rows if r.score is not None]
+        topics: dict[str, list[int]] = defaultdict(list)
+        for row in rows:  # a skipped question counts as zero for its topic
+            topics[row.topic].append(row.score or 0)
+        return Summary(
+            rows=rows,
+            average=round(sum(r.score for r in scored) / len(scored), 1) if scored else None,
+            by_topic={topic: round(sum(s) / len(s), 1) for topic, s in topics.items()},
+            answered=len(scored),
+            skipped=len(rows) - len(scored),
+        )
+
+    # follow-ups -----------------------------------------------------------------------
+    def _follow_up(self, turn: Turn) -> Turn:
+        point = turn.grade.missed[0]
+        words = self.keywords(point, 2)
+        about = f"「{'、'.join(words)}」" if words else "这个问题的另一个要点"
+        prompt = f"追问：关于「{turn.card.question.rstrip('？?')}」，你还没有谈到和 {about} 有关的内容，能具体说说吗？"
+        follow = Turn(card=turn.card, prompt=prompt, kind="follow-up")
+        self.turns.append(follow)
+        return follow
+
+    def _follow_up_reference(self, turn: Turn) -> Card:
+        """The follow-up is graded against the point it asks about."""
+        asked_after = self.turns[self.turns.index(turn) - 1]
+        point = asked_after.grade.missed[0]
+        return Card(
+            id=turn.card.id, question=turn.prompt, answer=point, key_points=(point,),
+            path=turn.card.path, source=turn.card.source, line=turn.card.line,
+        )
+
+    def _open_points(self, turn: Turn) -> list[str]:
+        if turn.kind == "follow-up":
+            return list(self._follow_up_reference(turn).key_points)
+        return list(turn.card.key_points) or [re.sub(r"\s+", " ", turn.card.answer)]
