@@ -34,6 +34,7 @@ HELP = (
     "模拟面试：点击下方「开始模拟面试」，或输入 `/interview`（可加主题和题数，如 `/interview Attention 3`）。"
     "面试中可输入 `/hint` 提示、`/skip` 跳过、`/end` 结束。"
 )
+INTERVIEW_COMMANDS = ("/hint", "/提示", "/skip", "/跳过", "/end", "/结束")
 CSS = """
 .gradio-container {max-width: 1100px !important; margin: auto;}
 #related .label {font-weight: 600;}
@@ -44,7 +45,7 @@ CSS = """
 def escape_outside_code(text: str) -> str:
     """Show HTML in notes or messages as text: escape it, except inside code spans/blocks
     (which Markdown already shows literally)."""
-    parts = re.split(r"(```[\s\S]*?```|~~~[\s\S]*?~~~|`[^`\n]+`)", text)
+    parts = re.split(r"(```[\s\S]*?```|~~~[\s\S]*?~~~|(?<!\\)`[^`\n]+`)", text)
     return "".join(part if i % 2 else html.escape(part, quote=False) for i, part in enumerate(parts))
 
 
@@ -68,7 +69,8 @@ def render_reply(reply: Reply) -> str:
         if rank == 1:
             parts.append(f"### {title}\n\n{body}")
         else:  # the best match is open; the others wait behind their question
-            parts.append(f"<details><summary>另见 see also：{title}</summary>\n\n{body}\n\n</details>")
+            summary = html.escape(card.question, quote=False)  # raw HTML block: no Markdown here
+            parts.append(f"<details><summary>另见 see also：{summary}</summary>\n\n{body}\n\n</details>")
     if reply.kind == "expand" and reply.related:
         parts.append("**相关问题 related:** " + "；".join(escape_outside_code(c.question) for c in reply.related))
     return "\n\n".join(parts)
@@ -98,7 +100,7 @@ def render_prompt(interview: Interview, prompt: str, kind: str) -> str:
 def summary_frames(interview: Interview) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     summary = interview.summary()
     rows = [
-        {"#": r.number, "问题": r.question, "主题": r.topic,
+        {"#": r.number, "问题": escape_outside_code(r.question), "主题": r.topic,
          "得分": r.score if r.score is not None else "跳过", "追问": r.follow_up_score if r.follow_up_score is not None else "",
          "评价": r.verdict}
         for r in summary.rows
@@ -128,7 +130,7 @@ class Session:
 
 
 def build_app(tutor: Tutor) -> gr.Blocks:
-    topic_names = [name for name, _ in tutor.topics()]
+    topic_names = [name for name, _ in tutor.topics()]  # initial choices; uploads refresh them
 
     def session_of(state: Session | None) -> Session:
         return state if isinstance(state, Session) else Session()
@@ -155,16 +157,25 @@ def build_app(tutor: Tutor) -> gr.Blocks:
             return history, "", state, gr.update(), *hidden_summary()
         command = message.split()[0].lower()
         if command in ("/interview", "/面试"):
-            words = message.split()[1:]
-            count = next((int(w) for w in words if w.isdigit()), 3)
-            topics = [t for t in topic_names if any(w.lower() == t.lower() for w in words)]
             history.append(user_bubble(message))
+            rest = message.split(None, 1)[1] if " " in message else ""
+            number = re.search(r"(?<!\S)(\d{1,2})(?!\S)", rest)
+            count = int(number.group(1)) if number else 3
+            rest = (rest[: number.start()] + rest[number.end():]) if number else rest
+            names = sorted((name for name, _ in tutor.topics()), key=len, reverse=True)
+            topics = [name for name in names if name.lower() in rest.lower()]
+            if rest.strip() and not topics:
+                history.append(bot(f"没有找到主题「{html.escape(rest.strip())}」。可选主题 topics: " + "、".join(map(html.escape, names))))
+                return history, "", session, gr.update(), *hidden_summary()
             return start(history, session, topics, count)
         if command in ("/help", "/帮助"):
             history += [user_bubble(message), bot(HELP)]
             return history, "", session, gr.update(), *hidden_summary()
         if session.interview is not None and not session.interview.finished:
             return interview_turn(message, notice, history, session)
+        if command in INTERVIEW_COMMANDS:
+            history += [user_bubble(message), bot("当前没有进行中的模拟面试。No interview in progress: start one first.")]
+            return history, "", session, gr.update(), *hidden_summary()
         history.append(user_bubble(message))
         conversation = Conversation(tutor.retriever, session.last_card)
         reply = conversation.ask(message, k=3)
@@ -243,15 +254,15 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         if topic and topic != "全部 all":
             cards = [c for c in cards if c.topic == topic]
         return pd.DataFrame(
-            [{"问题 question": c.question, "主题 path": " > ".join(c.path), "来源 source": f"{c.source}:{c.line}",
+            [{"问题 question": escape_outside_code(c.question), "主题 path": " > ".join(c.path), "来源 source": f"{c.source}:{c.line}",
               "难度 difficulty": c.difficulty or ""} for c in cards],
             columns=["问题 question", "主题 path", "来源 source", "难度 difficulty"],
         )
 
     def show_card(table: pd.DataFrame, event: gr.SelectData):
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        question = table.iloc[row, 0]
-        card = next((c for c in tutor.retriever.cards if c.question == question), None)
+        where = table.iloc[row, 2]  # "file:line" names exactly one card
+        card = next((c for c in tutor.retriever.cards if f"{c.source}:{c.line}" == where), None)
         if card is None:
             return "（未找到）"
         points = "\n".join(f"- {escape_outside_code(p)}" for p in card.key_points)
@@ -268,7 +279,7 @@ def build_app(tutor: Tutor) -> gr.Blocks:
     def on_upload(files, progress=gr.Progress()):
         files = files or []
         if not files:
-            return "请先选择 .md 文件。Choose .md files first.", gr.update(), skipped_rows(), gr.update()
+            return "请先选择 .md 文件。Choose .md files first.", gr.update(), skipped_rows(), gr.update(), gr.update()
         added, problems = [], []
         for file in files:
             path = getattr(file, "name", file)
@@ -283,8 +294,9 @@ def build_app(tutor: Tutor) -> gr.Blocks:
             report = tutor.ingest(on_progress=lambda done, total: progress((done, total), desc="embedding", unit="chunks") if total else None)
             lines.insert(0, f"✓ 已加入 added {', '.join(added)}：新增 {report.added} 张卡片，更新 {report.updated} 张，"
                             f"共 {report.cards} 张 ({report.seconds:.1f}s)")
-        choices = ["全部 all"] + [name for name, _ in tutor.topics()]
-        return "\n\n".join(lines), card_rows(None, ""), skipped_rows(), gr.update(choices=choices)
+        names = [name for name, _ in tutor.topics()]
+        return ("\n\n".join(lines), card_rows(None, ""), skipped_rows(), gr.update(choices=["全部 all"] + names),
+                gr.update(choices=names))
 
     # API -----------------------------------------------------------------------------
     def api_ask(question: str) -> str:
@@ -366,7 +378,7 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         topic_filter.change(card_rows, [topic_filter, search], cards, api_visibility="private")
         search.submit(card_rows, [topic_filter, search], cards, api_visibility="private")
         cards.select(show_card, [cards], card_view, api_visibility="private")
-        upload_button.click(on_upload, [upload], [upload_status, cards, skipped, topic_filter], api_visibility="private")
+        upload_button.click(on_upload, [upload], [upload_status, cards, skipped, topic_filter, topics], api_visibility="private")
         gr.api(api_ask, api_name="ask")
         gr.api(api_grade, api_name="grade")
     app.tutor_theme, app.tutor_css = theme, CSS
@@ -380,6 +392,8 @@ def main() -> int:
 
     try:
         settings = Settings.from_env()
+        if settings.auth:
+            raise SettingsError("TUTOR_AUTH is set, but login is not implemented yet; refusing to serve without it")
         tutor = Tutor(settings)
         print(f"checking the index of {settings.knowledge_dir} ...", flush=True)
         report = tutor.ingest(on_progress=show)
@@ -391,7 +405,7 @@ def main() -> int:
     app = build_app(tutor)
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=settings.host, server_port=settings.port, theme=app.tutor_theme, css=app.tutor_css,
-               footer_links=["api"], show_error=True)
+               footer_links=["api"], show_error=True, max_file_size="1mb")
     return 0
 
 

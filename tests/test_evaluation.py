@@ -50,3 +50,18 @@ def test_scoring_of_rankings():
     figures = score_rankings(queries, [[], ["y"], ["x"]])
     assert figures["recall@3"] == 0.5 and figures["answered"] == 0.5 and figures["rejected"] == 0.0
     assert figures["abstention"] == round(1 / 3, 4)
+
+
+def test_grading_agrees_with_human_grades_far_better_than_cosine(full_tutor):
+    from tutor.evaluation import evaluate_grading, load_graded_answers
+
+    answers = load_graded_answers(DATA / "grading_dev.jsonl")
+    assert len(answers) >= 100 and len({a.card for a in answers}) >= 15
+    result = evaluate_grading(full_tutor.grader, full_tutor.embeddings, full_tutor.retriever.cards, answers)
+    assert result["all"]["ours"]["spearman"] >= 0.75
+    assert result["all"]["ours"]["spearman"] > result["all"]["cosine"]["spearman"] + 0.3
+    assert result["en"]["ours"]["spearman"] >= 0.7  # parity: English answers to Chinese notes
+    by_kind = result["mean score by kind"]
+    for nothing in ("idk", "offtopic"):
+        assert by_kind[nothing] < 10
+    assert by_kind["complete"] > by_kind["partial"] > by_kind["weak"]

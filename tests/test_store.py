@@ -129,3 +129,39 @@ def test_empty_folder_ingests_to_an_empty_index(tutor_for, notes_dir):
     report = tutor.ingest()
     assert (report.files, report.cards, report.chunks) == (0, 0, 0)
     assert tutor.ask("什么是 KV Cache？").hits == []
+
+
+def test_any_langchain_embedding_plugs_in(tutor_for, notes_dir):
+    """The core takes any langchain Embeddings through the adapter, bound to its own id."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from tutor.embeddings import from_langchain
+
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    fake = from_langchain(DeterministicFakeEmbedding(size=32), model_id="fake:deterministic-32")
+    tutor = tutor_for(notes_dir, embeddings=fake)
+    report = tutor.ingest()
+    assert report.added == 3 and tutor.store.collection.metadata["embedding_model"] == "fake:deterministic-32"
+    assert tutor.store.snapshot().chunk_vectors.shape[1] == 32
+
+
+def test_uploaded_notes_are_checked_and_named_safely(tutor_for, notes_dir, tmp_path):
+    from tutor.service import InputError
+
+    tutor = tutor_for(notes_dir)
+    upload = tmp_path / "incoming"
+    upload.write_text("## 新\n\n#### 什么是梯度裁剪？\n梯度范数超过阈值时按比例缩小，防止梯度爆炸。\n", encoding="utf-8")
+    saved = tutor.add_note("../../notes.v2 草稿.md", upload)
+    assert saved == notes_dir / "uploads" / "notes.v2_草稿.md" and saved.read_text(encoding="utf-8").startswith("## 新")
+    for name, data, reason in [
+        ("a.txt", b"## x", "only Markdown"),
+        ("b.md", b"\x00\x01binary", "binary"),
+        ("c.md", "## caf\xe9".encode("latin-1"), "not UTF-8"),
+        ("d.md", "just text, no headings".encode(), "no question headings"),
+        ("e.md", b"#" * (1024 * 1024 + 1), "too large"),
+    ]:
+        upload.write_bytes(data)
+        with pytest.raises(InputError, match=reason):
+            tutor.add_note(name, upload)
+    assert sorted(p.name for p in (notes_dir / "uploads").iterdir()) == ["notes.v2_草稿.md"]
+    assert tutor.ingest().added == 1

@@ -13,7 +13,7 @@ from .notes import NotesError
 from .settings import ENVIRONMENT, Settings, SettingsError
 from .store import StoreError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class CommandError(Exception):
@@ -166,24 +166,17 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def run_ask(args) -> int:
-    from .service import InputError
-
     tutor = _tutor()
     _ensure_index(tutor)
+    # arguments are checked and batch lines are non-empty, so every question is askable
     questions = _read_lines(args.batch) if args.batch else [(0, args.question)]
-    failed = False
     for _, question in questions:
-        try:
-            answer = tutor.ask(question, k=args.k)
-        except InputError as error:
-            failed = True
-            _print_failure(args.json, {"query": question}, error)
-            continue
+        answer = tutor.ask(question, k=args.k)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             _print_answer(answer, batch=bool(args.batch))
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_OK
 
 
 def _print_answer(answer, batch: bool) -> None:

@@ -40,7 +40,7 @@ def card_key(card: Card) -> str:
 
 def load_queries(path: Path) -> list[Query]:
     queries = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
             queries.append(Query(item["query"], frozenset(item.get("expected", []))))
@@ -149,3 +149,78 @@ class _NaiveBm25:
 
 def _naive_terms(text: str) -> list[str]:
     return [w for w in jieba.lcut_for_search(text.lower()) if w.strip() and any(ch.isalnum() for ch in w)]
+
+
+# grading ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradedAnswer:
+    card: str  # "<file stem>|<card question>"
+    question: str
+    answer: str
+    grade: int  # 0-5, by the rubric in bench/data/GRADING_RUBRIC.md
+    kind: str
+    lang: str
+
+
+def load_graded_answers(path: Path) -> list[GradedAnswer]:
+    items = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            data = json.loads(line)
+            items.append(GradedAnswer(data["card"], data["question"], data["answer"], int(data["grade"]),
+                                      data.get("kind", ""), data.get("lang", "")))
+    return items
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged (as Spearman's rho needs)."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2
+        start = end + 1
+    return ranks
+
+
+def pearson(x, y) -> float:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return 0.0
+    return round(float(np.corrcoef(x, y)[0, 1]), 4)
+
+
+def spearman(x, y) -> float:
+    return pearson(_ranks(np.asarray(x, float)), _ranks(np.asarray(y, float)))
+
+
+def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[GradedAnswer]) -> dict:
+    """Agreement of our scores and of plain answer-reference cosine with the human grades."""
+    by_key = {card_key(card): card for card in cards}
+    missing = sorted({a.card for a in answers} - set(by_key))
+    if missing:
+        raise ValueError(f"graded answers name unknown cards: {missing}")
+    ours = np.array([grader.grade(by_key[a.card], a.answer, question=a.question).score for a in answers], float)
+    answer_vectors = embeddings.queries([a.answer if a.answer.strip() else " " for a in answers])
+    reference_vectors = embeddings.queries([by_key[a.card].answer for a in answers])
+    cosine = np.sum(answer_vectors * reference_vectors, axis=1)
+    human = np.array([a.grade for a in answers], float)
+
+    def figures(mask) -> dict:
+        return {"n": int(mask.sum()),
+                "ours": {"spearman": spearman(ours[mask], human[mask]), "pearson": pearson(ours[mask], human[mask])},
+                "cosine": {"spearman": spearman(cosine[mask], human[mask]), "pearson": pearson(cosine[mask], human[mask])}}
+
+    langs = np.array([a.lang for a in answers])
+    kinds = np.array([a.kind for a in answers])
+    return {
+        "all": figures(np.ones(len(answers), bool)),
+        "zh": figures(langs == "zh"),
+        "en": figures(langs == "en"),
+        "mean score by kind": {k: round(float(ours[kinds == k].mean()), 1) for k in dict.fromkeys(kinds)},
+        "mean score by human grade": {int(g): round(float(ours[human == g].mean()), 1) for g in sorted(set(human))},
+    }

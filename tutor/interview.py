@@ -35,9 +35,8 @@ class Feedback:
 
     grade: Grade
     kind: str
-    next_prompt: str | None  # a follow-up or the next question; None when finished
+    next_prompt: str | None  # a follow-up or the next question; None when the interview is over
     next_kind: str | None
-    finished: bool
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,6 @@ class Interview:
             kind=turn.kind,
             next_prompt=following.prompt if following else None,
             next_kind=following.kind if following else None,
-            finished=following is None,
         )
 
     def hint(self) -> str:

@@ -21,7 +21,7 @@ jieba.setLogLevel(logging.WARNING)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:[._+\-][a-z0-9]+)*")
-_FORMULA = re.compile(r"o\([^()]{1,20}\)")
+_FORMULA = re.compile(r"\bo\([^()]{1,20}\)")
 
 STOP_WORDS = frozenset(
     """

@@ -182,7 +182,6 @@ def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
 def _split_sections(text: str) -> list[_Section]:
     sections: list[_Section] = []
     stack: list[_Section] = []
-    preamble: list[str] = []
     fence: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         fence_match = _FENCE.match(line)
@@ -205,10 +204,8 @@ def _split_sections(text: str) -> list[_Section]:
             )
             sections.append(section)
             stack.append(section)
-        elif stack:
+        elif stack:  # text before the first heading belongs to no question
             stack[-1].body.append(line)
-        else:
-            preamble.append(line)
     return sections
 
 

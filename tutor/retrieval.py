@@ -95,10 +95,10 @@ class Retriever:
         self.embeddings = embeddings
         self.config = config or RetrievalConfig()
         self.cards = snapshot.cards
-        self._vectors = snapshot.chunk_vectors
-        self._owner = snapshot.chunk_card
+        self.chunk_vectors = snapshot.chunk_vectors
+        self.chunk_owner = snapshot.chunk_card
         # chunks are stored card by card, question chunk first
-        self._first_chunk = np.searchsorted(self._owner, np.arange(len(self.cards)))
+        self._first_chunk = np.searchsorted(self.chunk_owner, np.arange(len(self.cards)))
         self._anchors = off_topic_vectors(embeddings)
         self.lexical = LexicalIndex.build([lexical_text(card) for card in self.cards])
 
@@ -132,29 +132,27 @@ class Retriever:
 
     def question_vector(self, card_index: int) -> np.ndarray:
         """The embedding of a card's question chunk."""
-        return self._vectors[self._first_chunk[card_index]]
+        return self.chunk_vectors[self._first_chunk[card_index]]
 
     def card_dense_scores(self, vector: np.ndarray) -> np.ndarray:
-        chunk_scores = self._vectors @ vector
+        chunk_scores = self.chunk_vectors @ vector
         dense = np.full(len(self.cards), -1.0, np.float32)
-        np.maximum.at(dense, self._owner, chunk_scores)
+        np.maximum.at(dense, self.chunk_owner, chunk_scores)
         return dense
 
-    def relevance(self, vector: np.ndarray, dense: np.ndarray) -> float:
-        """How much the best card beats chatter and the crowd of other cards (cosine units)."""
+    def is_covered(self, vector: np.ndarray, dense: np.ndarray, coverage: float) -> bool:
+        """Does the best card beat chatter and the crowd of other cards (see module doc)?"""
         best = float(dense.max())
         beats_chatter = best - float((self._anchors @ vector).max())
         # Below ~2x standout_rank cards "the crowd" is too small to say anything: count the
         # chatter margin twice instead.
         if len(dense) < 2 * self.config.standout_rank:
-            return 2 * beats_chatter
-        crowd = float(np.partition(dense, -self.config.standout_rank)[-self.config.standout_rank])
-        return beats_chatter + (best - crowd)
-
-    def is_covered(self, vector: np.ndarray, dense: np.ndarray, coverage: float) -> bool:
-        if self.relevance(vector, dense) >= self.config.relevance_threshold:
+            relevance = 2 * beats_chatter
+        else:
+            crowd = float(np.partition(dense, -self.config.standout_rank)[-self.config.standout_rank])
+            relevance = beats_chatter + (best - crowd)
+        if relevance >= self.config.relevance_threshold:
             return True
-        beats_chatter = float(dense.max()) - float((self._anchors @ vector).max())
         return self.config.use_lexical and coverage >= self.config.lexical_evidence and beats_chatter > -0.02
 
 

@@ -84,7 +84,8 @@ class Tutor:
         self._retriever: Retriever | None = None
         self._grader: Grader | None = None
         self.last_report: IngestReport | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the retriever/grader references, held briefly
+        self._ingest_lock = threading.Lock()
 
     # ingest -------------------------------------------------------------------------
     def ingest(
@@ -94,11 +95,20 @@ class Tutor:
     ) -> IngestReport:
         started = time.perf_counter()
         folder = Path(knowledge_dir or self.settings.knowledge_dir)
-        notes = load_notes(folder)
-        with self._lock:
+        # One ingest at a time, reading the folder inside the lock: a concurrent upload's
+        # file is then either seen by this sync or synced by the next one, never deleted.
+        # Questions keep being answered from the current retriever meanwhile.
+        with self._ingest_lock:
+            notes = load_notes(folder)
             counts = self.store.sync(notes.cards, on_progress=on_progress)
-            self._retriever = None  # the index changed; rebuild on next use
-        self.last_report = IngestReport(
+            retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
+            with self._lock:
+                self._retriever, self._grader = retriever, None
+            self.last_report = self._report(notes, counts, started)
+            return self.last_report
+
+    def _report(self, notes, counts, started: float) -> "IngestReport":
+        return IngestReport(
             files=notes.files,
             cards=len(notes.cards),
             chunks=counts.chunks,
@@ -110,7 +120,6 @@ class Tutor:
             seconds=round(time.perf_counter() - started, 3),
             skipped_details=notes.skipped,
         )
-        return self.last_report
 
     def add_note(self, file_name: str, source: Path) -> Path:
         """Check an uploaded Markdown file and copy it into the notes folder.
@@ -134,8 +143,8 @@ class Tutor:
             raise InputError(f"{name}: no question headings with answer text found")
         folder = Path(self.settings.knowledge_dir) / UPLOAD_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (re.sub(r"[^\w.\-]+", "_", Path(name).stem).strip("._") or "notes")
-        target = target.with_suffix(".md")
+        stem = re.sub(r"[^\w.\-]+", "_", Path(name).stem).strip("._") or "notes"
+        target = folder / f"{stem}.md"
         target.write_text(text, encoding="utf-8")
         return target
 
@@ -146,8 +155,12 @@ class Tutor:
     @property
     def retriever(self) -> Retriever:
         with self._lock:
+            if self._retriever is not None:
+                return self._retriever
+        retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
+        with self._lock:
             if self._retriever is None:
-                self._retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
+                self._retriever = retriever
             return self._retriever
 
     def ask(self, question: str, k: int = 3) -> Answer:
@@ -177,9 +190,10 @@ class Tutor:
     # grading ------------------------------------------------------------------------
     @property
     def grader(self) -> Grader:
+        retriever = self.retriever
         with self._lock:
-            if self._grader is None:
-                self._grader = Grader(self.embeddings)
+            if self._grader is None or self._grader.retriever is not retriever:
+                self._grader = Grader(retriever)
             return self._grader
 
     def grade(self, question: str, answer: str) -> Grade:

@@ -19,7 +19,7 @@ ENVIRONMENT = {
     "TUTOR_CHROMA_URL": "use this Chroma server (http://host:port) instead of the embedded store",
     "TUTOR_HOST": "address the web UI listens on",
     "TUTOR_PORT": "port the web UI listens on",
-    "TUTOR_AUTH": "user:password,... or a file of such lines; enables login in the UI",
+    "TUTOR_AUTH": "reserved for login (not implemented yet: the UI refuses to start when it is set)",
 }
 
 

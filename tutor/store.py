@@ -95,7 +95,7 @@ def card_from_metadata(metadata: dict) -> Card:
 
 
 def collection_name(model_id: str) -> str:
-    slug = "".join(ch if ch.isalnum() else "-" for ch in model_id.lower()).strip("-")[:40]
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in model_id.lower()).strip("-")[:40]
     digest = hashlib.sha1(model_id.encode()).hexdigest()[:10]
     return f"cards-{slug}-{digest}"
 
@@ -133,12 +133,15 @@ class CardStore:
     def __init__(self, client, embeddings: TutorEmbeddings) -> None:
         self.embeddings = embeddings
         name = collection_name(embeddings.model_id)
-        self.collection = client.get_or_create_collection(
-            name=name,
-            metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
-        )
+        try:
+            self.collection = client.get_or_create_collection(
+                name=name,
+                metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except Exception as error:  # chromadb raises several kinds here
+            raise StoreError(f"cannot open collection {name}: {error}") from error
         stored_model = (self.collection.metadata or {}).get("embedding_model")
         if stored_model != embeddings.model_id:
             raise StoreError(
