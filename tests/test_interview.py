@@ -77,3 +77,10 @@ def test_follow_ups_in_conversation(slice_tutor):
 
 def test_a_fresh_conversation_has_no_context(slice_tutor):
     assert slice_tutor.conversation().ask("详细一点").kind == "not-covered"
+
+
+def test_conversation_over_an_empty_index_says_not_covered(tutor_for, notes_dir):
+    tutor = tutor_for(notes_dir)
+    tutor.ingest()
+    reply = tutor.conversation().ask("什么是 KV Cache？")
+    assert reply.kind == "not-covered" and reply.hits == [] and reply.related == []

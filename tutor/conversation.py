@@ -51,7 +51,8 @@ class Conversation:
             hit = Hit(card=card, score=1.0, dense=1.0, lexical=0.0)
             return Reply("expand", card.question, [hit], related)
         subject = _subject(message) if self.last_card is not None else None
-        hits = self._about(subject, k) if subject else self.retriever.search(message, k)
+        vector = None if subject else self.retriever.embeddings.query(message)
+        hits = self._about(subject, k) if subject else self.retriever.search_vector(message, vector, k)
         query = subject or message
         # An elliptical subject the notes know ("那 ZeRO-3 呢？") may need the last question
         # as context; one they do not know ("那今天天气呢？") must not borrow it.
@@ -59,7 +60,9 @@ class Conversation:
             query = f"{subject} {self.last_card.question}"
             hits = self.retriever.search(query, k)
         if not hits:
-            return Reply("not-covered", query, [], nearest_topics(self.retriever, message))
+            if vector is None:
+                vector = self.retriever.embeddings.query(message)
+            return Reply("not-covered", query, [], nearest_topics(self.retriever, vector))
         self.last_card = hits[0].card
         return Reply("answer", query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
 
@@ -90,11 +93,11 @@ def related_cards(retriever: Retriever, card: Card, n: int, exclude: list[Hit] |
     return [retriever.cards[i] for i in order if retriever.cards[i].id not in skip][:n]
 
 
-def nearest_topics(retriever: Retriever, message: str, n: int = 3) -> list[Card]:
+def nearest_topics(retriever: Retriever, vector: np.ndarray, n: int = 3) -> list[Card]:
     """For "not in my notes": the closest cards anyway, so the user sees what is covered."""
     if not retriever.cards:
         return []
-    scores = retriever.card_dense_scores(retriever.embeddings.query(message))
+    scores = retriever.card_dense_scores(vector)
     seen: set[str] = set()
     result = []
     for i in np.argsort(-scores):

@@ -114,6 +114,8 @@ class Retriever:
         return self.search_vector(query, vector, k)
 
     def search_vector(self, query: str, vector: np.ndarray, k: int = 3) -> list[Hit]:
+        if not self.cards:
+            return []
         dense = self.card_dense_scores(vector)
         lexical_scores, coverage = self.lexical.scores(query) if self.config.use_lexical else ([0.0] * len(dense), 0.0)
         lexical = np.asarray(lexical_scores, np.float32)

@@ -97,13 +97,13 @@ class Tutor:
         folder = Path(knowledge_dir or self.settings.knowledge_dir)
         # One ingest at a time, reading the folder inside the lock: a concurrent upload's
         # file is then either seen by this sync or synced by the next one, never deleted.
-        # Questions keep being answered from the current retriever meanwhile.
+        # Questions keep being answered from the current retriever meanwhile; the next
+        # question after the sync builds a new one (the grader follows the retriever).
         with self._ingest_lock:
             notes = load_notes(folder)
             counts = self.store.sync(notes.cards, on_progress=on_progress)
-            retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
             with self._lock:
-                self._retriever, self._grader = retriever, None
+                self._retriever = None
             self.last_report = self._report(notes, counts, started)
             return self.last_report
 
