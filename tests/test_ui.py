@@ -74,18 +74,23 @@ def bot_count(page: Page) -> int:
     return page.locator("#chat [data-testid='bot']").count()
 
 
+def wait_for_reply(page: Page, before: int, new_messages: int = 1) -> str:
+    """Wait until `new_messages` more bot messages exist and the last one has rendered
+    its text (the element appears before its Markdown is filled in); return that text."""
+    page.wait_for_function(
+        "([before, wanted]) => { const bots = document.querySelectorAll(\"#chat [data-testid='bot']\");"
+        " return bots.length >= before + wanted && bots[bots.length - 1].innerText.trim().length > 0; }",
+        arg=[before, new_messages], timeout=90_000,
+    )
+    return page.locator("#chat [data-testid='bot']").last.inner_text()
+
+
 def send(page: Page, text: str, expect_reply: bool = True) -> str:
     """Type a message, press Enter, wait for the next bot message; return its text."""
     before = bot_count(page)
     page.fill("#message textarea", text)
     page.press("#message textarea", "Enter")
-    if not expect_reply:
-        return ""
-    page.wait_for_function(
-        f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=90_000
-    )
-    page.wait_for_timeout(300)  # let the message finish rendering
-    return page.locator("#chat [data-testid='bot']").last.inner_text()
+    return wait_for_reply(page, before) if expect_reply else ""
 
 
 def shot(page: Page, name: str) -> None:
@@ -103,9 +108,7 @@ def test_question_gets_answer_with_source_and_related_questions(server, browser)
     related_question = related.inner_text().strip()
     before = bot_count(page)
     related.click()
-    page.wait_for_function(f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=90_000)
-    page.wait_for_timeout(300)
-    assert related_question[:12] in page.locator("#chat [data-testid='bot']").last.inner_text()
+    assert related_question[:12] in wait_for_reply(page, before)
     off_topic = send(page, "今天天气怎么样？")
     assert "没有涉及" in off_topic and "nearest topics" in off_topic
     shot(page, "ask")
@@ -144,16 +147,13 @@ def test_hint_and_skip_buttons(server, browser):
     page.locator("#count input[type='number']").press("Enter")
     before = bot_count(page)
     page.click("#start")
-    page.wait_for_function(f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=60_000)
-    assert "第 1/1 题" in page.locator("#chat [data-testid='bot']").last.inner_text()
+    assert "第 1/1 题" in wait_for_reply(page, before)
     before = bot_count(page)
     page.click("#hint")
-    page.wait_for_function(f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=60_000)
-    assert "提示 hint" in page.locator("#chat [data-testid='bot']").last.inner_text()
+    assert "提示 hint" in wait_for_reply(page, before)
     before = bot_count(page)
     page.click("#skip")
-    page.wait_for_function(f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before + 1}", timeout=60_000)
-    assert "面试结束" in page.locator("#chat [data-testid='bot']").last.inner_text()
+    assert "面试结束" in wait_for_reply(page, before, new_messages=2)
     page.close()
 
 
