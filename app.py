@@ -1,8 +1,12 @@
 """The tutor's web UI: `python app.py` serves on TUTOR_HOST:TUTOR_PORT (127.0.0.1:7860).
 
 A thin Gradio adapter over `tutor.service.Tutor`: every decision (retrieval, follow-ups,
-grading, interview flow, upload checks) lives in the core; this file only turns results
-into chat messages, tables and charts, and keeps per-browser-session state.
+grading, interview flow, scheduling, upload checks) lives in the core; this file only
+turns results into chat messages, tables and charts, and keeps per-browser-session state.
+
+With TUTOR_AUTH set, every page and API call needs a login and works on the logged-in
+user's progress only (the user comes from the login, never from a request parameter);
+without it everything belongs to one local user.
 """
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import html
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # an offline tool phones no one
 
@@ -21,8 +26,10 @@ from tutor.conversation import NOT_COVERED, Conversation, Reply  # noqa: E402
 from tutor.grading import Grade  # noqa: E402
 from tutor.interview import Feedback, Interview  # noqa: E402
 from tutor.notes import Card, NotesError  # noqa: E402
+from tutor.progress import LOCAL_USER, ProgressError, utc  # noqa: E402
 from tutor.service import InputError, Tutor  # noqa: E402
 from tutor.settings import Settings, SettingsError  # noqa: E402
+from tutor.users import Accounts, AuthError  # noqa: E402
 
 MAX_MESSAGE_CHARS = 5000
 LATEX = [
@@ -32,8 +39,9 @@ LATEX = [
 HELP = (
     "直接提问即可，例如「为什么需要位置编码？」；追问可以说「详细一点」或「那 MQA 呢？」。\n\n"
     "模拟面试：点击下方「开始模拟面试」，或输入 `/interview`（可加主题和题数，如 `/interview Attention 3`）。"
-    "面试中可输入 `/hint` 提示、`/skip` 跳过、`/end` 结束。"
+    "面试中可输入 `/hint` 提示、`/skip` 跳过、`/end` 结束。到期复习的卡片优先，其次是薄弱主题，然后是新题。"
 )
+PRACTISE_COUNT = 5
 INTERVIEW_COMMANDS = ("/hint", "/提示", "/skip", "/跳过", "/end", "/结束")
 CSS = """
 .gradio-container {max-width: 1100px !important; margin: auto;}
@@ -125,15 +133,65 @@ def summary_frames(interview: Interview) -> tuple[str, pd.DataFrame, pd.DataFram
 class Session:
     """Per-browser-session state (gr.State gives every visitor their own)."""
 
+    user: str
     last_card: Card | None = None
     interview: Interview | None = None
+    practise_ids: list[str] = field(default_factory=list)  # the weakest cards the progress tab shows
 
 
-def build_app(tutor: Tutor) -> gr.Blocks:
+def end_of_today() -> datetime:
+    """Cards due before local midnight count as "due today"."""
+    local = datetime.now().astimezone()
+    return utc(local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+
+
+def progress_frames(tutor: Tutor, user: str):
+    """Everything the progress tab shows, for one user."""
+    report = tutor.progress_report(user)
+    attempts = [a for a in tutor.attempts(user) if a.kind == "question"]
+    due = tutor.due_cards(user, end_of_today())
+    weakest = tutor.weakest_cards(user, PRACTISE_COUNT)
+    if report.attempts:
+        headline = (f"### {html.escape(user)} 的进度 · Progress\n\n作答 attempts **{report.attempts}** · "
+                    f"现在到期 due now **{report.due}** · 今天到期 due today **{len(due)}**")
+        if report.topics:
+            weakest_topics = "、".join(html.escape(t.topic) for t in report.topics[:3])
+            headline += f"\n\n最薄弱的主题 weakest topics：{weakest_topics}"
+    else:
+        headline = (f"### {html.escape(user)} 的进度 · Progress\n\n还没有练习记录。在「对话」里开始一次模拟面试吧。"
+                    "No practice yet: start a mock interview in the Chat tab.")
+    mastery = pd.DataFrame({"主题 topic": [t.topic for t in report.topics],
+                            "掌握度 mastery %": [round(t.mastery * 100) for t in report.topics]})
+    scores = pd.DataFrame({"时间 time": [a.at.astimezone().replace(tzinfo=None) for a in attempts],
+                           "得分 score": [a.score if a.score is not None else 0 for a in attempts]})
+    due_rows = pd.DataFrame(
+        [{"问题 question": escape_outside_code(c.question), "主题 topic": c.topic,
+          "到期 due": s.due.astimezone().strftime("%m-%d %H:%M"), "上次 last": "跳过" if s.last_score is None else s.last_score}
+         for c, s in due],
+        columns=["问题 question", "主题 topic", "到期 due", "上次 last"])
+    weak_rows = pd.DataFrame(
+        [{"问题 question": escape_outside_code(c.question), "主题 topic": c.topic,
+          "上次 last": "跳过" if s.last_score is None else s.last_score, "复习 reviews": s.reviews}
+         for c, s in weakest],
+        columns=["问题 question", "主题 topic", "上次 last", "复习 reviews"])
+    return headline, mastery, scores, due_rows, weak_rows, [c.id for c, _ in weakest] or [c.id for c, _ in due]
+
+
+def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
     topic_names = [name for name, _ in tutor.topics()]  # initial choices; uploads refresh them
 
-    def session_of(state: Session | None) -> Session:
-        return state if isinstance(state, Session) else Session()
+    def user_of(request: gr.Request | None) -> str:
+        if accounts is None:
+            return LOCAL_USER
+        name = getattr(request, "username", None)
+        if not name or name not in accounts.passwords:
+            raise gr.Error("请先登录 Please log in")
+        return name
+
+    def session_of(state: Session | None, request: gr.Request | None) -> Session:
+        user = user_of(request)
+        # a tab's state never carries over to another login
+        return state if isinstance(state, Session) and state.user == user else Session(user)
 
     def clean(message: str) -> tuple[str, str]:
         message = (message or "").strip()
@@ -148,8 +206,8 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         return {"role": "assistant", "content": content}
 
     # chat ----------------------------------------------------------------------------
-    def on_message(message, history, state):
-        session = session_of(state)
+    def on_message(message, history, state, request: gr.Request):
+        session = session_of(state, request)
         history = list(history or [])
         message, notice = clean(message)
         if not message:
@@ -192,14 +250,17 @@ def build_app(tutor: Tutor) -> gr.Blocks:
             history.append(bot(f"提示 hint：可以从 **{escape_outside_code(interview.hint())}** 这些方面展开。"))
             return history, "", session, gr.update(), *hidden_summary()
         if lowered in ("/skip", "跳过", "/跳过"):
-            following = interview.skip()
-            history.append(bot("已跳过 skipped." + ("" if following is None else "\n\n" + render_prompt(interview, following.prompt, following.kind))))
+            following, not_saved = interview.skip()
+            text = "已跳过 skipped." + not_saved_notice(not_saved)
+            if following is not None:
+                text += "\n\n" + render_prompt(interview, following.prompt, following.kind)
+            history.append(bot(text))
             return finish_if_done(history, session)
         if lowered in ("/end", "结束", "/结束", "结束面试"):
             interview.end()
             return finish_if_done(history, session)
         feedback: Feedback = interview.answer(message)
-        text = notice + render_grade(feedback.grade)
+        text = notice + render_grade(feedback.grade) + not_saved_notice(feedback.not_saved)
         if feedback.next_prompt:
             text += "\n\n---\n\n" + render_prompt(interview, feedback.next_prompt, feedback.next_kind)
         history.append(bot(text))
@@ -210,6 +271,8 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         if not interview.finished:
             return history, "", session, gr.update(), *hidden_summary()
         text, table, chart = summary_frames(interview)
+        if interview.record is not None:
+            text += "\n\n已记入你的进度，到期复习安排见「进度」页。Saved to your progress: see the Progress tab for what is due."
         history.append(bot(text))
         session.interview = None
         return (history, "", session, gr.update(),
@@ -218,30 +281,71 @@ def build_app(tutor: Tutor) -> gr.Blocks:
     def hidden_summary():
         return gr.update(), gr.update()
 
-    def start(history, session, topics, count):
+    def not_saved_notice(problem: str | None) -> str:
+        if not problem:
+            return ""
+        return f"\n\n⚠ 这次作答没有保存到进度 not saved to your progress: {html.escape(problem)}"
+
+    def start(history, session, topics, count, card_ids=None):
         try:
-            session.interview = tutor.start_interview(topics or None, int(count))
-        except InputError as error:
+            session.interview = tutor.start_interview(topics or None, int(count), user=session.user, card_ids=card_ids)
+        except (InputError, ProgressError) as error:
             history.append(bot(f"⚠ {html.escape(str(error))}"))
             return history, "", session, gr.update(), *hidden_summary()
         interview = session.interview
         scope = "、".join(topics) if topics else "全部主题 all topics"
-        intro = (f"好的，开始模拟面试：{html.escape(scope)}，共 {len(interview.cards)} 题。"
-                 "直接在输入框作答；`/hint` 提示，`/skip` 跳过，`/end` 结束。")
+        due_ids = {card.id for card, _ in tutor.due_cards(session.user)}
+        reviews = sum(card.id in due_ids for card in interview.cards)
+        intro = (f"好的，开始模拟面试：{html.escape(scope)}，共 {len(interview.cards)} 题"
+                 + (f"（其中 {reviews} 题到期复习 due for review）" if reviews else "")
+                 + "。直接在输入框作答；`/hint` 提示，`/skip` 跳过，`/end` 结束。")
         first = interview.current
         history.append(bot(intro + "\n\n" + render_prompt(interview, first.prompt, first.kind)))
         return (history, "", session, gr.update(samples=[], visible=False),
                 gr.update(value=None, visible=False), gr.update(value=None, visible=False))
 
-    def on_start(topics, count, history, state):
-        session = session_of(state)
+    def on_start(topics, count, history, state, request: gr.Request):
+        session = session_of(state, request)
         history = list(history or [])
         return start(history, session, list(topics or []), count)
 
     def on_command(command):
-        def handler(history, state):
-            return on_message(command, history, state)
+        def handler(history, state, request: gr.Request):
+            return on_message(command, history, state, request)
         return handler
+
+    def on_related(sample, history, state, request: gr.Request):
+        return on_message(sample[0], history, state, request)
+
+    # progress ------------------------------------------------------------------------
+    def on_progress(state, request: gr.Request):
+        session = session_of(state, request)
+        try:
+            headline, mastery, scores, due_rows, weak_rows, practise_ids = progress_frames(tutor, session.user)
+        except ProgressError as error:
+            return (f"⚠ {html.escape(str(error))}", gr.update(), gr.update(), gr.update(), gr.update(),
+                    gr.update(interactive=False), session)
+        session.practise_ids = practise_ids
+        return (headline, gr.update(value=mastery, visible=not mastery.empty), gr.update(value=scores, visible=not scores.empty),
+                due_rows, weak_rows, gr.update(interactive=bool(practise_ids)), session)
+
+    def on_practise(history, state, request: gr.Request):
+        session = session_of(state, request)
+        history = list(history or [])
+        ids = session.practise_ids
+        if not ids:
+            history.append(bot("还没有需要练习的卡片。Nothing to practise yet."))
+            return history, "", session, gr.update(), *hidden_summary(), gr.update(selected="chat")
+        history.append(user_bubble("练习这些 Practise these"))
+        return (*start(history, session, [], len(ids), card_ids=ids), gr.update(selected="chat"))
+
+    def on_export(state, request: gr.Request):
+        session = session_of(state, request)
+        try:
+            files = [str(tutor.export_attempts(session.user)), str(tutor.export_anki())]
+        except (ProgressError, ValueError, OSError) as error:
+            raise gr.Error(f"导出失败 export failed: {error}")
+        return gr.update(value=files, visible=True)
 
     # knowledge -----------------------------------------------------------------------
     def card_rows(topic: str | None, query: str) -> pd.DataFrame:
@@ -299,20 +403,32 @@ def build_app(tutor: Tutor) -> gr.Blocks:
                 gr.update(choices=names))
 
     # API -----------------------------------------------------------------------------
-    def api_ask(question: str) -> str:
+    def api_ask(question: str, request: gr.Request) -> str:
         """Answer a question from the notes, as Markdown with sources."""
+        user_of(request)
         question, _ = clean(question)
         if not question:
             return "请输入一个问题。(Please type a question.)"
         return render_reply(Conversation(tutor.retriever).ask(question, k=3))
 
-    def api_grade(question: str, answer: str) -> dict:
-        """Grade an answer against the closest card: the command line's grade JSON."""
+    def api_grade(question: str, answer: str, request: gr.Request) -> dict:
+        """Grade an answer against the closest card and record it in the caller's progress:
+        the command line's grade JSON."""
+        user = user_of(request)
         question, _ = clean(question)
         answer, _ = clean(answer)
         try:
-            return tutor.grade(question, answer).to_dict()
+            return tutor.grade(question, answer, user=user).to_dict()
         except InputError as error:
+            return {"error": str(error)}
+        except ProgressError as error:
+            return {"error": f"graded but not saved: {error}"}
+
+    def api_progress(request: gr.Request) -> dict:
+        """The caller's progress: the command line's progress JSON."""
+        try:
+            return tutor.progress_report(user_of(request)).to_dict()
+        except ProgressError as error:
             return {"error": str(error)}
 
     theme = gr.themes.Soft(font=["system-ui", "PingFang SC", "Noto Sans CJK SC", "sans-serif"],
@@ -321,7 +437,7 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         state = gr.State(None)
         gr.Markdown("## LLM 面试辅导 · Interview Tutor\n基于你的笔记回答问题、模拟面试并评分。"
                     "Answers come from your notes, with sources; mock interviews are graded against them.")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("对话 Chat", id="chat"):
                 chatbot = gr.Chatbot(height=520, latex_delimiters=LATEX, elem_id="chat", label="对话",
                                      placeholder=HELP, buttons=["copy"], group_consecutive_messages=False)
@@ -365,12 +481,32 @@ def build_app(tutor: Tutor) -> gr.Blocks:
                     upload_status = gr.Markdown(elem_id="upload-status")
                 with gr.Accordion("无法使用的章节 Sections without a usable answer", open=False):
                     skipped = gr.Dataframe(value=skipped_rows(), interactive=False, wrap=True, elem_id="skipped")
+            with gr.Tab("进度 Progress", id="progress") as progress_tab:
+                progress_summary = gr.Markdown(elem_id="progress-summary")
+                with gr.Row():
+                    mastery_chart = gr.BarPlot(x="主题 topic", y="掌握度 mastery %", y_lim=[0, 100], visible=False,
+                                               label="各主题掌握度 Mastery by topic", elem_id="mastery-chart")
+                    score_chart = gr.LinePlot(x="时间 time", y="得分 score", y_lim=[0, 100], visible=False,
+                                              label="得分变化 Score over time", elem_id="score-chart")
+                with gr.Row():
+                    practise_button = gr.Button("练习这些 Practise these", variant="primary", interactive=False,
+                                                elem_id="practise")
+                    refresh_button = gr.Button("刷新 Refresh", elem_id="refresh-progress")
+                    export_button = gr.Button("导出 Export (CSV + Anki)", elem_id="export")
+                weak_table = gr.Dataframe(interactive=False, wrap=True, elem_id="weak-table",
+                                          label="最薄弱的卡片 Weakest cards（「练习这些」会逐一再问）",
+                                          datatype=["markdown", "str", "str", "str"], latex_delimiters=LATEX,
+                                          column_widths=["64%", "16%", "10%", "10%"])
+                due_table = gr.Dataframe(interactive=False, wrap=True, elem_id="due-table", label="今天到期 Due today",
+                                         datatype=["markdown", "str", "str", "str"], latex_delimiters=LATEX,
+                                         column_widths=["64%", "16%", "10%", "10%"])
+                export_files = gr.File(label="导出文件 Exports", file_count="multiple", visible=False,
+                                       elem_id="export-files")
 
         chat_outputs = [chatbot, message, state, related, summary_table, summary_chart]
         message.submit(on_message, [message, chatbot, state], chat_outputs, api_visibility="private")
         send.click(on_message, [message, chatbot, state], chat_outputs, api_visibility="private")
-        related.click(lambda sample, history, s: on_message(sample[0], history, s),
-                      [related, chatbot, state], chat_outputs, api_visibility="private")
+        related.click(on_related, [related, chatbot, state], chat_outputs, api_visibility="private")
         start_button.click(on_start, [topics, count, chatbot, state], chat_outputs, api_visibility="private")
         hint_button.click(on_command("/hint"), [chatbot, state], chat_outputs, api_visibility="private")
         skip_button.click(on_command("/skip"), [chatbot, state], chat_outputs, api_visibility="private")
@@ -379,8 +515,14 @@ def build_app(tutor: Tutor) -> gr.Blocks:
         search.submit(card_rows, [topic_filter, search], cards, api_visibility="private")
         cards.select(show_card, [cards], card_view, api_visibility="private")
         upload_button.click(on_upload, [upload], [upload_status, cards, skipped, topic_filter, topics], api_visibility="private")
+        progress_outputs = [progress_summary, mastery_chart, score_chart, due_table, weak_table, practise_button, state]
+        progress_tab.select(on_progress, [state], progress_outputs, api_visibility="private")
+        refresh_button.click(on_progress, [state], progress_outputs, api_visibility="private")
+        practise_button.click(on_practise, [chatbot, state], [*chat_outputs, tabs], api_visibility="private")
+        export_button.click(on_export, [state], export_files, api_visibility="private")
         gr.api(api_ask, api_name="ask")
         gr.api(api_grade, api_name="grade")
+        gr.api(api_progress, api_name="progress")
     app.tutor_theme, app.tutor_css = theme, CSS
     return app
 
@@ -392,20 +534,23 @@ def main() -> int:
 
     try:
         settings = Settings.from_env()
-        if settings.auth:
-            raise SettingsError("TUTOR_AUTH is set, but login is not implemented yet; refusing to serve without it")
+        accounts = Accounts.parse(settings.auth) if settings.auth else None
         tutor = Tutor(settings)
+        tutor.progress  # open the progress database now: a damaged one stops the start, loudly
         print(f"checking the index of {settings.knowledge_dir} ...", flush=True)
         report = tutor.ingest(on_progress=show)
-    except (SettingsError, NotesError, RuntimeError) as error:  # store and model errors are RuntimeErrors
+    except (SettingsError, AuthError, NotesError, RuntimeError) as error:  # store, model, progress: RuntimeErrors
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"\nready: {report.cards} cards ({report.added} added, {report.updated} updated, "
           f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f}s", flush=True)
-    app = build_app(tutor)
+    if accounts:
+        print(f"login required: {len(accounts.passwords)} accounts from TUTOR_AUTH", flush=True)
+    app = build_app(tutor, accounts)
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=settings.host, server_port=settings.port, theme=app.tutor_theme, css=app.tutor_css,
-               footer_links=["api"], show_error=True, max_file_size="1mb")
+               footer_links=["api"], show_error=True, max_file_size="1mb",
+               auth=accounts.check if accounts else None, auth_message="登录 Log in to your tutor")
     return 0
 
 

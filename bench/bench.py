@@ -4,8 +4,9 @@
 
 Prints: first ingest of knowledge/ into a fresh temporary index (cards/s, chunks/s),
 re-ingest of unchanged notes, `ask` latency p50/p95 next to one bare query embedding
-(interleaved, same questions), and grading a ~200-character answer next to one embedding
-of it. The machines are shared and noisy: read the ratios, not the absolute times.
+(interleaved, same questions), grading a ~200-character answer next to one embedding
+of it, and the progress store's cost next to that grading (recording an attempt;
+choosing an interview's cards from a schedule of every card). The machines are shared and noisy: read the ratios, not the absolute times.
 """
 from __future__ import annotations
 
@@ -91,6 +92,20 @@ def main() -> None:
         g50, o50 = statistics.median(grade_times), statistics.median(one_embedding)
         print(f"grade a {len(ANSWER_200)}-char answer: p50 {g50 * 1e3:.0f} ms vs one embedding of it {o50 * 1e3:.0f} ms "
               f"= {g50 / o50:.1f}x")
+
+        cards = retriever.cards
+        record_times = []
+        for i, practised in enumerate(cards):  # every card practised once: the largest schedule
+            t0 = time.perf_counter()
+            tutor.progress.record("bench", practised, (i * 37) % 101, ANSWER_200)
+            record_times.append(time.perf_counter() - t0)
+        started = time.perf_counter()
+        for _ in range(10):
+            tutor.start_interview(None, 5, user="bench")
+        plan = (time.perf_counter() - started) / 10
+        r50 = statistics.median(record_times)
+        print(f"record an attempt (SQLite WAL, synchronous=FULL): p50 {r50 * 1e3:.1f} ms = {r50 / g50:.1%} of grading; "
+              f"plan a 5-question interview over {len(cards)} scheduled cards: {plan * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -161,3 +161,55 @@ def test_ask_on_an_empty_index_ingests_first(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ingesting" in result.stderr
     assert json.loads(result.stdout)["hits"][0]["question"] == "什么是 KV Cache？"
+
+
+def test_grade_with_user_records_and_progress_reports_it(full_index, tmp_path):
+    data, _ = full_index
+    before = run(["progress", "--user", "cli-ann", "--json"], data)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) == {"user": "cli-ann", "attempts": 0, "due": 0, "topics": []}
+    graded = run(["grade", "--question", "什么是 LoRA？", "--answer", "不知道", "--user", "cli-ann", "--json"], data)
+    assert graded.returncode == 0, graded.stderr
+    assert json.loads(graded.stdout)["score"] == 0
+    batch = tmp_path / "answers.jsonl"
+    batch.write_text(json.dumps({"question": "为什么需要位置编码？",
+                                 "answer": "自注意力对输入顺序是置换不变的，不加位置信息就分不清词序，所以要注入位置编码。"},
+                                ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run(["grade", "--batch", str(batch), "--user", "cli-ann", "--json"], data).returncode == 0
+
+    report = json.loads(run(["progress", "--user", "cli-ann", "--json"], data).stdout)
+    assert set(report) == {"user", "attempts", "due", "topics"} and report["user"] == "cli-ann"
+    assert report["attempts"] == 2 and report["due"] >= 1  # the failed LoRA card is due at once
+    assert len({t["topic"] for t in report["topics"]}) == 2
+    for topic in report["topics"]:
+        assert set(topic) == {"topic", "attempts", "mastery"} and 0 <= topic["mastery"] <= 1 and topic["attempts"] == 1
+    assert report["topics"][0]["mastery"] == 0  # weakest first: the "不知道" answer
+    assert json.loads(run(["progress", "--user", "cli-bob", "--json"], data).stdout)["attempts"] == 0
+    text = run(["progress", "--user", "cli-ann"], data)
+    assert "cli-ann: 2 attempts" in text.stdout
+
+    exported = run(["export", "--user", "cli-ann", "--csv", str(tmp_path / "a.csv"), "--anki", str(tmp_path / "d.apkg")], data)
+    assert exported.returncode == 0, exported.stderr
+    assert len((tmp_path / "a.csv").read_text(encoding="utf-8-sig").splitlines()) == 3
+    assert (tmp_path / "d.apkg").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["progress"], "--user"),
+    (["progress", "--user", "  "], "user name is empty"),
+    (["export", "--csv", "x.csv"], "--csv needs --user"),
+    (["export", "--user", "ann"], "--csv FILE and/or --anki FILE"),
+])
+def test_progress_arguments_are_checked(tmp_path, args, message):
+    result = run(args, tmp_path / "data")
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_a_damaged_progress_database_is_a_one_line_error(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "progress.sqlite3").write_bytes(b"garbage" * 500)
+    result = run(["progress", "--user", "ann", "--json"], data)
+    assert result.returncode == 1 and result.stderr.startswith("error: ") and "progress.sqlite3" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (data / "progress.sqlite3").read_bytes() == b"garbage" * 500

@@ -4,12 +4,15 @@ Screenshots go to artifacts/screenshots/ (ignored by git).
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,14 +25,14 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 UI_NOTES = ("llm_interview_notes.md", "attention.md", "normalization.md")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def start_app(tmp_path_factory, **settings):
+    """`python app.py` over a copy of a few note files; yields (url, notes folder)."""
     knowledge = tmp_path_factory.mktemp("ui-notes")
     for name in UI_NOTES:
         shutil.copy(KNOWLEDGE / name, knowledge / name)
     port = _free_port()
     env = {**os.environ, "TUTOR_KNOWLEDGE_DIR": str(knowledge), "TUTOR_DATA_DIR": str(tmp_path_factory.mktemp("ui-data")),
-           "TUTOR_PORT": str(port), "TUTOR_HOST": "127.0.0.1"}
+           "TUTOR_PORT": str(port), "TUTOR_HOST": "127.0.0.1", **settings}
     env.pop("TUTOR_CHROMA_URL", None)
     log = open(knowledge.parent / "app.log", "wb")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -53,6 +56,16 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from start_app(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    yield from start_app(tmp_path_factory, TUTOR_AUTH="alice:alice-pw,bob:bob-pw")
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -62,12 +75,23 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url) -> Page:
+def open_page(browser, url, login: tuple[str, str] | None = None) -> Page:
     """A page in its own browser context: a separate visitor with separate cookies."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(url, wait_until="domcontentloaded")
+    if login:
+        page.locator("input[type='text']").fill(login[0])
+        page.locator("input[type='password']").fill(login[1])
+        page.get_by_role("button", name="Login").click()
     page.wait_for_selector("#message textarea", timeout=60_000)
     return page
+
+
+def open_progress(page: Page) -> str:
+    """Open the progress tab and return its headline once it has loaded."""
+    page.get_by_role("tab", name="进度 Progress").click()
+    page.wait_for_function("document.querySelector('#progress-summary').innerText.includes('进度')", timeout=60_000)
+    return page.locator("#progress-summary").inner_text()
 
 
 def bot_count(page: Page) -> int:
@@ -231,3 +255,83 @@ def test_api_endpoints_through_gradio_client(server):
     assert 0 <= grade["score"] <= 100
     assert client.predict("今天天气怎么样", api_name="/ask").startswith("我的笔记里没有涉及")
     assert "error" in client.predict("今天天气怎么样", "晴", api_name="/grade")
+
+
+def test_progress_tab_shows_due_cards_practise_and_exports(server, browser):
+    url, _ = server
+    page = open_page(browser, url)
+    intro = send(page, "/interview Attention 1")
+    question = intro.split("\n")[-1].strip()
+    assert "第 1/1 题" in intro and question
+    feedback = send(page, "不知道")
+    assert "得分 score: 0/100" in feedback
+    if "面试结束" not in page.locator("#chat").inner_text():  # a follow-up came first
+        send(page, "/skip")
+    headline = open_progress(page)
+    assert "作答 attempts" in headline and "今天到期" in headline
+    page.wait_for_selector("#mastery-chart", state="visible", timeout=30_000)
+    page.wait_for_selector("#score-chart", state="visible", timeout=30_000)
+    assert question[:15] in page.locator("#due-table").inner_text()  # failed just now: due at once
+    assert "Attention" in page.locator("#weak-table").inner_text()
+    shot(page, "progress")
+
+    page.click("#export")
+    page.wait_for_selector("#export-files a", timeout=60_000)
+    links = page.locator("#export-files a").evaluate_all("links => links.map(a => a.href)")
+    csv_link = next(link for link in links if link.endswith("attempts-local.csv"))
+    deck_link = next(link for link in links if link.endswith("interview-tutor.apkg"))
+    with urllib.request.urlopen(csv_link, timeout=30) as response:
+        rows = response.read().decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("time_utc,user,card_id") and any("不知道" in row for row in rows[1:])
+    with urllib.request.urlopen(deck_link, timeout=30) as response:
+        deck = zipfile.ZipFile(io.BytesIO(response.read()))
+    assert "collection.anki2" in deck.namelist()
+
+    before = bot_count(page)
+    page.click("#practise")
+    reply = wait_for_reply(page, before)
+    assert "开始模拟面试" in reply and page.locator("#message textarea").is_visible()  # back on the chat tab
+    page.close()
+
+
+def test_login_keeps_each_users_progress_private(auth_server, browser):
+    url, _ = auth_server
+    # no way in without the right password
+    page = browser.new_context().new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("input[type='password']").fill("wrong")
+    page.locator("input[type='text']").fill("alice")
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_timeout(2000)
+    assert page.locator("#message textarea").count() == 0
+    page.close()
+
+    alice = open_page(browser, url, login=("alice", "alice-pw"))
+    assert "第 1/1 题" in send(alice, "/interview Normalization 1")
+    assert "得分 score" in send(alice, "LayerNorm 对每个 token 在特征维上归一化，与 batch 无关。")
+    headline = open_progress(alice)
+    assert "alice 的进度" in headline and "作答 attempts 1" in headline
+
+    bob = open_page(browser, url, login=("bob", "bob-pw"))
+    headline = open_progress(bob)
+    assert "bob 的进度" in headline and "还没有练习记录" in headline
+    assert "Normalization" not in bob.locator("#weak-table").inner_text()
+    shot(bob, "progress-other-user")
+
+    # the API: nothing without a login; each login sees and changes only its own progress
+    from gradio_client import Client
+
+    request = urllib.request.Request(url + "gradio_api/call/progress", data=b'{"data": []}',
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code in (401, 403)
+    as_bob = Client(url, auth=("bob", "bob-pw"), verbose=False)
+    as_alice = Client(url, auth=("alice", "alice-pw"), verbose=False)
+    assert as_bob.predict(api_name="/progress")["attempts"] == 0
+    as_bob.predict("为什么需要位置编码？", "不知道", api_name="/grade")
+    assert as_bob.predict(api_name="/progress") == {**as_bob.predict(api_name="/progress"), "user": "bob", "attempts": 1}
+    alice_progress = as_alice.predict(api_name="/progress")
+    assert alice_progress["user"] == "alice" and alice_progress["attempts"] == 1
+    with pytest.raises(Exception):
+        Client(url, auth=("alice", "bob-pw"), verbose=False)

@@ -10,6 +10,7 @@ from typing import Iterator
 from .conversation import NOT_COVERED
 from .embeddings import EmbeddingError
 from .notes import NotesError
+from .progress import ProgressError, check_user
 from .settings import ENVIRONMENT, Settings, SettingsError
 from .store import StoreError
 
@@ -43,7 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--question", help="the interview question")
     grade.add_argument("--answer", help="the learner's answer")
     grade.add_argument("--batch", type=Path, metavar="FILE", help='JSON lines: {"question": ..., "answer": ...}')
+    grade.add_argument("--user", metavar="U", help="record the attempt(s) in U's progress")
     grade.add_argument("--json", action="store_true", help="print JSON (one object per line with --batch)")
+
+    progress = commands.add_parser("progress", help="a user's attempts, due cards and mastery per topic")
+    progress.add_argument("--user", required=True, metavar="U", help="whose progress")
+    progress.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    export = commands.add_parser("export", help="write a user's attempts as CSV and/or the cards as an Anki deck")
+    export.add_argument("--user", metavar="U", help="whose attempts (needed for --csv)")
+    export.add_argument("--csv", type=Path, metavar="FILE", help="attempts as CSV")
+    export.add_argument("--anki", type=Path, metavar="FILE", help="the indexed cards as an Anki deck (.apkg)")
     return parser
 
 
@@ -55,8 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             _check_ask_arguments(args)
         if args.command == "grade":
             _check_grade_arguments(args)
+        if getattr(args, "user", None) is not None:
+            _check_user_argument(args)
+        if args.command == "export" and not (args.csv or args.anki):
+            raise CommandError("give --csv FILE and/or --anki FILE")
+        if args.command == "export" and args.csv and args.user is None:
+            raise CommandError("--csv needs --user U")
         return COMMANDS[args.command](args)
-    except (CommandError, NotesError, StoreError, EmbeddingError, SettingsError) as error:
+    except (CommandError, NotesError, StoreError, EmbeddingError, SettingsError, ProgressError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -148,6 +165,13 @@ def _check_grade_arguments(args) -> None:
         raise CommandError("the answer is empty")
 
 
+def _check_user_argument(args) -> None:
+    try:
+        args.user = check_user(args.user)
+    except ValueError as error:
+        raise CommandError(f"--user: {error}") from None
+
+
 def _check_readable(path: Path) -> None:
     if not path.is_file():
         raise CommandError(f"batch file not found: {path}")
@@ -214,7 +238,7 @@ def run_grade(args) -> int:
         context = {"line": number} if number else {}
         if problem is None:
             try:
-                grade = tutor.grade(item["question"], item["answer"])
+                grade = tutor.grade(item["question"], item["answer"], user=args.user)
             except InputError as error:
                 problem = str(error)
         if problem is not None:
@@ -256,4 +280,33 @@ def _print_grade(grade) -> None:
         print(f"  ✗ {point}")
 
 
-COMMANDS = {"ingest": run_ingest, "ask": run_ask, "grade": run_grade}
+def run_progress(args) -> int:
+    tutor = _tutor()
+    report = tutor.progress_report(args.user)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    print(f"{report.user}: {report.attempts} attempts, {report.due} cards due now")
+    if not report.topics:
+        print("  nothing practised yet: `python -m tutor grade --user U ...` or a mock interview in the UI")
+    for topic in report.topics:  # weakest first
+        print(f"  {topic.mastery * 100:5.1f}%  {topic.topic}  ({topic.attempts} attempts)")
+    return EXIT_OK
+
+
+def run_export(args) -> int:
+    tutor = _tutor()
+    for target in filter(None, (args.csv, args.anki)):
+        if not target.parent.is_dir():
+            raise CommandError(f"folder not found: {target.parent}")
+    if args.csv:
+        tutor.export_attempts(args.user, args.csv)
+        print(f"wrote {args.csv}")
+    if args.anki:
+        _ensure_index(tutor)
+        tutor.export_anki(args.anki)
+        print(f"wrote {args.anki} ({len(tutor.retriever.cards)} cards)")
+    return EXIT_OK
+
+
+COMMANDS = {"ingest": run_ingest, "ask": run_ask, "grade": run_grade, "progress": run_progress, "export": run_export}

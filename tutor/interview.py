@@ -1,12 +1,12 @@
 """A mock interview: ask cards' questions, grade replies, follow up on a missed point.
 
 The interview owns no UI: it is a small state machine the chat (or a script) drives with
-`answer`, `hint`, `skip` and `summary`. Question choice here is simple (topic filter,
-shuffled, no repeats); spaced repetition can reorder `cards` before the interview starts.
+`answer`, `hint`, `skip` and `summary`. It asks `cards` in the order given (the service
+orders them by the learner's schedule, see `scheduler.choose_cards`) and hands every
+graded answer and skip to `record` (the progress store) when one is set.
 """
 from __future__ import annotations
 
-import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,6 +14,10 @@ from typing import Callable
 
 from .grading import Grade, Grader
 from .notes import Card
+from .progress import ProgressError
+
+# record(card, score, answer, kind, hints): store one attempt (see ProgressStore.record)
+Recorder = Callable[[Card, "int | None", str, str, int], object]
 
 GOOD_ENOUGH = 85  # no follow-up above this score
 
@@ -37,6 +41,7 @@ class Feedback:
     kind: str
     next_prompt: str | None  # a follow-up or the next question; None when the interview is over
     next_kind: str | None
+    not_saved: str | None = None  # why the attempt could not be recorded (the grade still stands)
 
 
 @dataclass(frozen=True)
@@ -63,27 +68,24 @@ class Interview:
     cards: list[Card]
     grader: Grader
     keywords: Callable[[str, int], list[str]]
+    record: Recorder | None = None
     follow_ups: bool = True
     turns: list[Turn] = field(default_factory=list)
     _next_card: int = 0
 
     @classmethod
-    def plan(
+    def begin(
         cls,
         cards: list[Card],
         grader: Grader,
         keywords: Callable[[str, int], list[str]],
-        topics: list[str] | None = None,
-        count: int = 5,
-        seed: int | None = None,
+        record: Recorder | None = None,
     ) -> "Interview":
-        if count < 1:
-            raise ValueError("an interview needs at least one question")
-        pool = [c for c in cards if not topics or c.topic in topics]
-        if not pool:
-            raise ValueError("no cards for the chosen topics")
-        random.Random(seed).shuffle(pool)
-        interview = cls(cards=pool[:count], grader=grader, keywords=keywords)
+        """Start asking `cards` in this order (no card twice)."""
+        cards = list(dict.fromkeys(cards))
+        if not cards:
+            raise ValueError("no cards to ask")
+        interview = cls(cards=cards, grader=grader, keywords=keywords, record=record)
         interview._advance()
         return interview
 
@@ -126,6 +128,7 @@ class Interview:
         following = None
         if turn.kind == "question" and self.follow_ups and turn.grade.missed and turn.grade.score < GOOD_ENOUGH:
             following = self._follow_up(turn)
+        not_saved = self._save(turn)
         if following is None:
             following = self._advance()
         return Feedback(
@@ -133,7 +136,19 @@ class Interview:
             kind=turn.kind,
             next_prompt=following.prompt if following else None,
             next_kind=following.kind if following else None,
+            not_saved=not_saved,
         )
+
+    def _save(self, turn: Turn) -> str | None:
+        if self.record is None:
+            return None
+        kind = "skipped" if turn.skipped else turn.kind
+        score = turn.grade.score if turn.grade else None
+        try:
+            self.record(turn.card, score, turn.answer, kind, turn.hints)
+        except ProgressError as error:
+            return str(error)
+        return None
 
     def hint(self) -> str:
         """Name what to talk about, without giving the answer away."""
@@ -146,13 +161,16 @@ class Interview:
         words = self.keywords(point, 3)
         return "、".join(words) if words else point[: max(6, len(point) // 4)] + "……"
 
-    def skip(self) -> Turn | None:
-        """Give up on the current prompt; returns the next turn (None when finished)."""
+    def skip(self) -> tuple[Turn | None, str | None]:
+        """Give up on the current prompt (a skipped question counts as failed in the
+        schedule). Returns the next turn (None when finished) and why the skip could not
+        be recorded, if it could not."""
         turn = self.current
         if turn is None:
             raise ValueError("the interview is over")
         turn.skipped = True
-        return self._advance()
+        not_saved = self._save(turn) if turn.kind == "question" else None
+        return self._advance(), not_saved
 
     def end(self) -> None:
         """Stop early: the rest of the planned questions are dropped."""

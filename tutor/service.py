@@ -1,19 +1,26 @@
-"""The one object the CLI, the UI and the tests talk to: ingest, ask, grade."""
+"""The one object the CLI, the UI and the tests talk to: ingest, ask, grade, practise."""
 from __future__ import annotations
 
+import functools
+import random
 import re
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from .conversation import Conversation
 from .embeddings import TutorEmbeddings, load_embeddings
+from .export import write_anki_deck, write_attempts_csv
 from .grading import Grade, Grader
 from .interview import Interview
-from .notes import Skipped, UnreadableNote, load_notes, parse_markdown, read_note
+from .notes import Card, Skipped, UnreadableNote, load_notes, parse_markdown, read_note
+from .progress import Attempt, ProgressReport, ProgressStore, check_user, utc
 from .retrieval import Hit, RetrievalConfig, Retriever
+from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
 from .store import CardStore, open_chroma
 
@@ -83,6 +90,7 @@ class Tutor:
         self.retrieval_config = retrieval or RetrievalConfig()
         self._retriever: Retriever | None = None
         self._grader: Grader | None = None
+        self._progress: ProgressStore | None = None
         self.last_report: IngestReport | None = None
         self._lock = threading.RLock()  # guards the retriever/grader references, held briefly
         self._ingest_lock = threading.Lock()
@@ -180,12 +188,39 @@ class Tutor:
             counts[card.topic] = counts.get(card.topic, 0) + 1
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
-    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None) -> Interview:
+    def start_interview(
+        self,
+        topics: list[str] | None = None,
+        count: int = 5,
+        seed: int | None = None,
+        user: str | None = None,
+        card_ids: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Interview:
+        """An interview of `count` cards from `topics` (all when empty).
+
+        With a `user`, cards come in the order of their schedule (due, weakest topics,
+        new; see scheduler.choose_cards) and every answer is recorded; without one they
+        are shuffled and nothing is recorded. `card_ids` asks exactly those cards.
+        """
+        if count < 1:
+            raise InputError("an interview needs at least one question")
         retriever = self.retriever
-        try:
-            return Interview.plan(retriever.cards, self.grader, retriever.lexical.keywords, topics, count, seed)
-        except ValueError as error:
-            raise InputError(str(error)) from None
+        pool = [c for c in retriever.cards if not topics or c.topic in topics]
+        if card_ids is not None:
+            by_id = {c.id: c for c in pool}
+            pool = [by_id[i] for i in dict.fromkeys(card_ids) if i in by_id]
+            chosen = pool[:count]
+        elif user is not None:
+            schedule = self.progress.schedule(_user(user), {c.id for c in pool})
+            chosen = choose_cards(pool, schedule, count, utc(now), seed)
+        else:
+            random.Random(seed).shuffle(pool)
+            chosen = pool[:count]
+        if not chosen:
+            raise InputError("no cards for the chosen topics" if card_ids is None else "none of those cards are in the notes")
+        record = functools.partial(self.progress.record, _user(user)) if user is not None else None
+        return Interview.begin(chosen, self.grader, retriever.lexical.keywords, record)
 
     # grading ------------------------------------------------------------------------
     @property
@@ -196,12 +231,73 @@ class Tutor:
                 self._grader = Grader(retriever)
             return self._grader
 
-    def grade(self, question: str, answer: str) -> Grade:
+    def grade(self, question: str, answer: str, user: str | None = None) -> Grade:
+        """Grade against the closest card; with a `user`, record it as that user's attempt
+        (a ProgressError then means the grade was computed but not saved)."""
         question = _clean_question(question)
+        name = _user(user) if user is not None else None
         hits = self.retriever.search(question, k=1)
         if not hits:
             raise InputError(f"no card in the notes matches the question: {question[:80]}")
-        return self.grader.grade(hits[0].card, answer, question=question)
+        grade = self.grader.grade(hits[0].card, answer, question=question)
+        if name is not None:
+            self.progress.record(name, hits[0].card, grade.score, (answer or "").strip())
+        return grade
+
+    # progress -----------------------------------------------------------------------
+    @property
+    def progress(self) -> ProgressStore:
+        with self._lock:
+            if self._progress is None:
+                self._progress = ProgressStore(Path(self.settings.data_dir) / "progress.sqlite3")
+            return self._progress
+
+    def _current_card_ids(self) -> set[str] | None:
+        """The indexed cards' ids (cards since removed from the notes are not due any
+        more), or None = no filter when nothing is indexed."""
+        return None if self.is_empty() else {c.id for c in self.retriever.cards}
+
+    def progress_report(self, user: str, now: datetime | None = None) -> ProgressReport:
+        return self.progress.report(_user(user), self._current_card_ids(), now)
+
+    def attempts(self, user: str) -> list[Attempt]:
+        return self.progress.attempts(_user(user))
+
+    def due_cards(self, user: str, now: datetime | None = None) -> list[tuple[Card, CardSchedule]]:
+        """Cards due for review at `now`, the longest overdue first."""
+        now = utc(now)
+        pairs = self._scheduled(user)
+        return sorted(((c, s) for c, s in pairs if s.is_due(now)), key=lambda pair: pair[1].due)
+
+    def weakest_cards(self, user: str, limit: int = 5) -> list[tuple[Card, CardSchedule]]:
+        """Practised cards with the lowest last score (below "good")."""
+        pairs = [(c, s) for c, s in self._scheduled(user) if (s.last_score or 0) < 70]
+        return sorted(pairs, key=lambda pair: (pair[1].last_score or 0, pair[1].due))[:limit]
+
+    def _scheduled(self, user: str) -> list[tuple[Card, CardSchedule]]:
+        cards = {c.id: c for c in self.retriever.cards}
+        schedule = self.progress.schedule(_user(user), set(cards))
+        return [(cards[card_id], item) for card_id, item in schedule.items()]
+
+    def export_attempts(self, user: str, target: Path | None = None) -> Path:
+        """The user's attempts as CSV (default: a new file in a new temporary folder)."""
+        name = _user(user)
+        if target is None:
+            file_name = "attempts-" + re.sub(r"[^\w.-]+", "_", name) + ".csv"
+            target = Path(tempfile.mkdtemp(prefix="tutor-export-")) / file_name
+        return write_attempts_csv(self.progress.attempts(name), target)
+
+    def export_anki(self, target: Path | None = None) -> Path:
+        """Every indexed card as an Anki deck (default: a new temporary folder)."""
+        target = target or Path(tempfile.mkdtemp(prefix="tutor-export-")) / "interview-tutor.apkg"
+        return write_anki_deck(list(self.retriever.cards), target)
+
+
+def _user(user: str) -> str:
+    try:
+        return check_user(user)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def _clean_question(question: str) -> str:

@@ -14,12 +14,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENT = {
     "TUTOR_KNOWLEDGE_DIR": "folder of Markdown notes to index",
-    "TUTOR_DATA_DIR": "where the embedded Chroma index (and later progress) live",
+    "TUTOR_DATA_DIR": "where the embedded Chroma index and the progress database (progress.sqlite3) live",
     "TUTOR_EMBEDDING": "embedding model: e5 (default), minilm, or st:<local path or hub name>",
     "TUTOR_CHROMA_URL": "use this Chroma server (http://host:port) instead of the embedded store",
     "TUTOR_HOST": "address the web UI listens on",
     "TUTOR_PORT": "port the web UI listens on",
-    "TUTOR_AUTH": "reserved for login (not implemented yet: the UI refuses to start when it is set)",
+    "TUTOR_AUTH": "UI logins: user:password,user2:password2 or a file of user:password lines (unset: one local user)",
 }
 
 

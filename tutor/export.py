@@ -1,0 +1,71 @@
+"""Exports: a user's attempts as CSV, the cards as an Anki deck (.apkg, via genanki)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import re
+from pathlib import Path
+
+import genanki
+
+from .notes import Card
+from .progress import Attempt
+
+CSV_COLUMNS = ("time_utc", "user", "card_id", "topic", "question", "kind", "score", "rating", "answer")
+# Fixed ids: Anki recognises a re-imported deck, note type and notes and updates them
+# instead of adding duplicates.
+NOTE_TYPE_ID = 1_607_392_319
+NOTE_TYPE = genanki.Model(
+    NOTE_TYPE_ID,
+    "Interview Tutor card",
+    fields=[{"name": "Question"}, {"name": "Answer"}, {"name": "Source"}],
+    templates=[{
+        "name": "Card 1",
+        "qfmt": "<div class=question>{{Question}}</div>",
+        "afmt": "{{FrontSide}}<hr id=answer><div class=answer>{{Answer}}</div><div class=source>{{Source}}</div>",
+    }],
+    css=".card {font-family: system-ui, 'Noto Sans CJK SC', sans-serif; font-size: 18px; text-align: left;}"
+        " .source {color: #888; font-size: 13px; margin-top: 1em;}",
+)
+
+
+def write_attempts_csv(attempts: list[Attempt], target: Path) -> Path:
+    """UTF-8 with a byte-order mark, so spreadsheet programs show Chinese correctly."""
+    with open(target, "w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(CSV_COLUMNS)
+        for a in attempts:
+            writer.writerow([a.at.isoformat(timespec="seconds"), a.user, a.card_id, a.topic, a.question, a.kind,
+                             "" if a.score is None else a.score, a.rating or "", a.answer])
+    return Path(target)
+
+
+def write_anki_deck(cards: list[Card], target: Path, deck_name: str = "LLM 面试 Interview Tutor") -> Path:
+    """One note per card (question / answer / source), tagged with its topic; LaTeX is
+    converted to Anki's MathJax delimiters."""
+    if not cards:
+        raise ValueError("there are no cards to export")
+    deck_id = int(hashlib.sha1(deck_name.encode()).hexdigest()[:8], 16)
+    deck = genanki.Deck(deck_id, deck_name)
+    for card in cards:
+        deck.add_note(genanki.Note(
+            model=NOTE_TYPE,
+            fields=[_anki_html(card.question), _anki_html(card.answer),
+                    html.escape(f"{card.source}:{card.line} · {' > '.join(card.path)}")],
+            tags=[_tag(card.topic), *(_tag(t) for t in card.tags)],
+            guid=genanki.guid_for(card.id),
+        ))
+    genanki.Package(deck).write_to_file(str(target))
+    return Path(target)
+
+
+def _anki_html(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\$\$(.+?)\$\$", r"\\[\1\\]", text, flags=re.S)
+    text = re.sub(r"(?<![\\$])\$([^$\n]+?)\$", r"\\(\1\\)", text)
+    return text.replace("\n", "<br>")
+
+
+def _tag(text: str) -> str:
+    return re.sub(r"\s+", "_", text.strip()) or "untagged"

@@ -1,0 +1,104 @@
+"""Spaced repetition: a grade becomes an FSRS rating, and the schedule picks what to ask.
+
+Rating rule (the automatic grade replaces Anki's self-rating; the bands are the
+verdicts' bands, see `grading.verdict_for`):
+
+    score  0-49  (weak / off the mark), or skipped  -> Again
+    score 50-69  (partial)                          -> Hard
+    score 70-84  (good)                             -> Good
+    score 85-100 (excellent)                        -> Easy
+    an answer given after asking for a hint is rated at most Good.
+
+Only a card's main question is a review; a follow-up answer is recorded as an attempt
+but does not move the card's schedule again (one review per card per interview).
+
+A card counts as due once its FSRS due time is less than `LEARN_AHEAD` away (Anki's
+"learn ahead limit", 20 minutes by default): a card just failed, which FSRS brings back
+after a one-minute learning step, is due at once rather than a minute later.
+
+Question choice for a mock interview, within the chosen topics, no card twice:
+1. due cards, the longest overdue first;
+2. new cards from the weakest topics (practised topics whose mastery is below
+   `WEAK_TOPIC_MASTERY`, weakest first);
+3. other new cards, shuffled;
+4. cards not due yet, the lowest last score first (practice ahead).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fsrs import Rating, Scheduler
+
+from .notes import Card
+
+AGAIN_BELOW, HARD_BELOW, GOOD_BELOW = 50, 70, 85
+WEAK_TOPIC_MASTERY = 0.7
+LEARN_AHEAD = timedelta(minutes=20)
+
+
+def rating_for(score: int | None, hints: int = 0) -> Rating:
+    """The FSRS rating of a main answer's score (None = skipped)."""
+    if score is None or score < AGAIN_BELOW:
+        return Rating.Again
+    if score < HARD_BELOW:
+        rating = Rating.Hard
+    elif score < GOOD_BELOW:
+        rating = Rating.Good
+    else:
+        rating = Rating.Easy
+    return min(rating, Rating.Good) if hints else rating
+
+
+def new_scheduler() -> Scheduler:
+    # FSRS-6 default parameters and 90 % target retention; no interval fuzzing, so the
+    # same answers always give the same schedule (reproducible for learners and tests).
+    return Scheduler(desired_retention=0.9, enable_fuzzing=False)
+
+
+@dataclass(frozen=True)
+class CardSchedule:
+    """One user's state for one card."""
+
+    card_id: str
+    topic: str
+    question: str
+    due: datetime
+    last_score: int | None  # None: the last review was a skip
+    reviews: int
+
+    def is_due(self, now: datetime) -> bool:
+        return self.due <= now + LEARN_AHEAD
+
+
+def topic_mastery(schedule: dict[str, CardSchedule]) -> dict[str, float]:
+    """Mastery per topic: mean last score (0-1) over the topic's practised cards."""
+    scores: dict[str, list[float]] = {}
+    for item in schedule.values():
+        scores.setdefault(item.topic, []).append((item.last_score or 0) / 100)
+    return {topic: sum(values) / len(values) for topic, values in scores.items()}
+
+
+def choose_cards(
+    cards: list[Card],
+    schedule: dict[str, CardSchedule],
+    count: int,
+    now: datetime,
+    seed: int | None = None,
+) -> list[Card]:
+    """Up to `count` cards in the order above (`cards` is already topic-filtered)."""
+    practised = [c for c in cards if c.id in schedule]
+    due = sorted((c for c in practised if schedule[c.id].is_due(now)), key=lambda c: schedule[c.id].due)
+    new = [c for c in cards if c.id not in schedule]
+    random.Random(seed).shuffle(new)
+    mastery = topic_mastery({c.id: schedule[c.id] for c in practised})
+    weak_topics = sorted((t for t, m in mastery.items() if m < WEAK_TOPIC_MASTERY), key=lambda t: (mastery[t], t))
+    rank = {topic: i for i, topic in enumerate(weak_topics)}
+    weak_new = sorted((c for c in new if c.topic in rank), key=lambda c: rank[c.topic])  # stable: keeps the shuffle
+    other_new = [c for c in new if c.topic not in rank]
+    ahead = sorted(
+        (c for c in practised if not schedule[c.id].is_due(now)),
+        key=lambda c: (schedule[c.id].last_score or 0, schedule[c.id].due),
+    )
+    return (due + weak_new + other_new + ahead)[:count]
