@@ -132,12 +132,18 @@ def test_unusable_settings_are_reported(tmp_path):
         env={**os.environ, "TUTOR_DATA_DIR": str(tmp_path), "TUTOR_CHROMA_URL": "http://127.0.0.1:9"},
     )
     assert bad_server.returncode == 1 and "cannot reach the Chroma server" in bad_server.stderr
+    bad_auth = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TUTOR_DATA_DIR": str(tmp_path), "TUTOR_AUTH": "alice-without-password"},
+    )
+    assert bad_auth.returncode == 1 and "TUTOR_AUTH" in bad_auth.stderr and "Traceback" not in bad_auth.stderr
 
 
 def test_help_lists_commands_and_settings():
     result = subprocess.run([sys.executable, "-m", "tutor", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0
-    for word in ("ingest", "ask", "grade", "TUTOR_DATA_DIR", "TUTOR_EMBEDDING", "TUTOR_CHROMA_URL"):
+    for word in ("ingest", "ask", "grade", "progress", "export", "TUTOR_DATA_DIR", "TUTOR_EMBEDDING", "TUTOR_CHROMA_URL",
+                 "TUTOR_AUTH"):
         assert word in result.stdout
 
 
