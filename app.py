@@ -27,7 +27,7 @@ from tutor.grading import Grade  # noqa: E402
 from tutor.interview import Feedback, Interview  # noqa: E402
 from tutor.notes import Card, NotesError  # noqa: E402
 from tutor.progress import LOCAL_USER, ProgressError, utc  # noqa: E402
-from tutor.service import InputError, Tutor  # noqa: E402
+from tutor.service import GradeNotSaved, InputError, Tutor  # noqa: E402
 from tutor.settings import Settings, SettingsError  # noqa: E402
 from tutor.users import Accounts, AuthError  # noqa: E402
 
@@ -140,7 +140,7 @@ class Session:
 
 
 def end_of_today() -> datetime:
-    """Cards due before local midnight count as "due today"."""
+    """Cards due before the server's local midnight count as "due today"."""
     local = datetime.now().astimezone()
     return utc(local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
 
@@ -174,7 +174,7 @@ def progress_frames(tutor: Tutor, user: str):
           "上次 last": "跳过" if s.last_score is None else s.last_score, "复习 reviews": s.reviews}
          for c, s in weakest],
         columns=["问题 question", "主题 topic", "上次 last", "复习 reviews"])
-    return headline, mastery, scores, due_rows, weak_rows, [c.id for c, _ in weakest] or [c.id for c, _ in due]
+    return headline, mastery, scores, due_rows, weak_rows, [c.id for c, _ in weakest]
 
 
 def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
@@ -288,13 +288,13 @@ def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
 
     def start(history, session, topics, count, card_ids=None):
         try:
-            session.interview = tutor.start_interview(topics or None, int(count), user=session.user, card_ids=card_ids)
+            interview = tutor.start_interview(topics or None, int(count), user=session.user, card_ids=card_ids)
+            due_ids = {card.id for card, _ in tutor.due_cards(session.user)}
         except (InputError, ProgressError) as error:
             history.append(bot(f"⚠ {html.escape(str(error))}"))
             return history, "", session, gr.update(), *hidden_summary()
-        interview = session.interview
+        session.interview = interview
         scope = "、".join(topics) if topics else "全部主题 all topics"
-        due_ids = {card.id for card, _ in tutor.due_cards(session.user)}
         reviews = sum(card.id in due_ids for card in interview.cards)
         intro = (f"好的，开始模拟面试：{html.escape(scope)}，共 {len(interview.cards)} 题"
                  + (f"（其中 {reviews} 题到期复习 due for review）" if reviews else "")
@@ -421,8 +421,8 @@ def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
             return tutor.grade(question, answer, user=user).to_dict()
         except InputError as error:
             return {"error": str(error)}
-        except ProgressError as error:
-            return {"error": f"graded but not saved: {error}"}
+        except GradeNotSaved as error:  # the grade stands; say it was not recorded
+            return {**error.grade.to_dict(), "not_saved": str(error)}
 
     def api_progress(request: gr.Request) -> dict:
         """The caller's progress: the command line's progress JSON."""
@@ -433,7 +433,8 @@ def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
 
     theme = gr.themes.Soft(font=["system-ui", "PingFang SC", "Noto Sans CJK SC", "sans-serif"],
                            font_mono=["ui-monospace", "monospace"])
-    with gr.Blocks(title="LLM 面试辅导 · Interview Tutor", analytics_enabled=False) as app:
+    # delete_cache: Gradio's copies of exported files are dropped after an hour
+    with gr.Blocks(title="LLM 面试辅导 · Interview Tutor", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         state = gr.State(None)
         gr.Markdown("## LLM 面试辅导 · Interview Tutor\n基于你的笔记回答问题、模拟面试并评分。"
                     "Answers come from your notes, with sources; mock interviews are graded against them.")
@@ -550,7 +551,8 @@ def main() -> int:
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=settings.host, server_port=settings.port, theme=app.tutor_theme, css=app.tutor_css,
                footer_links=["api"], show_error=True, max_file_size="1mb",
-               auth=accounts.check if accounts else None, auth_message="登录 Log in to your tutor")
+               auth=accounts.check if accounts else None, auth_message="登录 Log in to your tutor",
+               allowed_paths=[str(tutor.exports_dir)])
     return 0
 
 

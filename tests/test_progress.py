@@ -74,11 +74,14 @@ def test_monday_practice_shows_due_cards_and_weak_topics_on_tuesday(store):
     store.record("ann", card(1, "Attention"), 20, "weak", at=MONDAY)
     store.record("ann", card(2, "Attention"), 45, "weak", at=MONDAY)
     store.record("ann", card(3, "RLHF"), 95, "strong", at=MONDAY)
+    store.record("ann", card(4, "RLHF"), 75, "good", at=MONDAY)
+    # right after practice only the failed cards are due; the good one (10 min step) and
+    # the excellent one (days) are not
+    assert store.report("ann", now=MONDAY + timedelta(minutes=1)).due == 2
     report = store.report("ann", now=TUESDAY)
-    assert report.attempts == 3 and report.due == 2
-    assert [(t.topic, t.attempts) for t in report.topics] == [("Attention", 2), ("RLHF", 1)]  # weakest first
-    assert report.topics[0].mastery == pytest.approx(0.325) and report.topics[1].mastery == pytest.approx(0.95)
-    assert store.report("ann", now=MONDAY - timedelta(hours=1)).due == 0
+    assert report.attempts == 4 and report.due == 3  # the failed two and the good one; not the excellent one
+    assert [(t.topic, t.attempts) for t in report.topics] == [("Attention", 2), ("RLHF", 2)]  # weakest first
+    assert report.topics[0].mastery == pytest.approx(0.325) and report.topics[1].mastery == pytest.approx(0.85)
     # the other user sees none of it
     other = store.report("bob", now=TUESDAY)
     assert (other.attempts, other.due, other.topics) == (0, 0, [])
@@ -228,7 +231,9 @@ def test_tutor_interview_asks_due_cards_first_and_records_every_answer(slice_tut
     if not first.finished:  # a follow-up was asked on the first card
         first.skip()
     attempts = slice_tutor.attempts(user)
-    assert {a.card_id for a in attempts} <= set(asked) and attempts[0].score == 0
+    assert [(a.kind, a.score, a.rating) for a in attempts][:1] == [("question", 0, "Again")]
+    assert [a.kind for a in attempts][1:] in (["skipped"], ["follow-up", "skipped"]) or [a.kind for a in attempts][1:] == []
+    assert {a.card_id for a in attempts} <= set(asked)
     report = slice_tutor.progress_report(user, now=TUESDAY)
     assert report.due >= 1 and report.topics[0].topic == "Normalization"
     second = slice_tutor.start_interview(["Normalization"], count=3, seed=5, user=user, now=TUESDAY)
@@ -243,3 +248,48 @@ def test_tutor_interview_asks_due_cards_first_and_records_every_answer(slice_tut
     before = len(slice_tutor.attempts(user))
     slice_tutor.start_interview(["Normalization"], count=1, seed=1).answer("不知道")
     assert len(slice_tutor.attempts(user)) == before
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "progress.sqlite3"
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE recipes (name TEXT)")
+        other.execute("INSERT INTO recipes VALUES ('红烧肉')")
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(ProgressError, match="not the tutor's progress"):
+        ProgressStore(path)
+    assert path.read_bytes() == before
+
+
+def test_an_interview_says_when_an_attempt_could_not_be_saved(slice_tutor, tmp_path):
+    """The grade still stands; the learner is told, and nothing half-written remains."""
+    from tutor.interview import Interview
+
+    store = ProgressStore(tmp_path / "progress.sqlite3", busy_timeout=0.2)
+    cards = [c for c in slice_tutor.retriever.cards if c.topic == "Normalization"][:2]
+    calls = []
+
+    def recorded(*args):
+        calls.append(args)
+        return store.record("ann", *args)
+
+    interview = Interview.begin(cards, slice_tutor.grader, slice_tutor.retriever.lexical.keywords, recorded)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        feedback = interview.answer("不知道")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert feedback.grade.score == 0 and "locked" in feedback.not_saved
+    assert store.attempts("ann") == []
+    # the interview passes the hints used on to the store, whose rule caps such an answer at Good
+    if interview.current.kind == "follow-up":
+        interview.skip()  # a skipped follow-up is not a review: nothing recorded
+    second = interview.current
+    interview.hint()
+    interview.answer(second.card.answer)
+    assert calls[-1][0] == second.card and calls[-1][3:] == ("question", 1)
+    attempt = store.attempts("ann")[-1]
+    assert attempt.rating == ("Good" if attempt.score >= 70 else rating_for(attempt.score).name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -302,7 +303,7 @@ def test_login_keeps_each_users_progress_private(auth_server, browser):
     page.locator("input[type='password']").fill("wrong")
     page.locator("input[type='text']").fill("alice")
     page.get_by_role("button", name="Login").click()
-    page.wait_for_timeout(2000)
+    page.get_by_text(re.compile("incorrect credentials", re.I)).wait_for(timeout=30_000)
     assert page.locator("#message textarea").count() == 0
     page.close()
 
@@ -315,7 +316,9 @@ def test_login_keeps_each_users_progress_private(auth_server, browser):
     bob = open_page(browser, url, login=("bob", "bob-pw"))
     headline = open_progress(bob)
     assert "bob 的进度" in headline and "还没有练习记录" in headline
-    assert "Normalization" not in bob.locator("#weak-table").inner_text()
+    for private in ("#weak-table", "#due-table"):
+        assert "Normalization" not in bob.locator(private).inner_text()
+    assert not bob.locator("#mastery-chart").is_visible() and not bob.locator("#score-chart").is_visible()
     shot(bob, "progress-other-user")
 
     # the API: nothing without a login; each login sees and changes only its own progress

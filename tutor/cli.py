@@ -225,9 +225,11 @@ def _print_failure(as_json: bool, context: dict, error: Exception) -> None:
 
 
 def run_grade(args) -> int:
-    from .service import InputError
+    from .service import GradeNotSaved, InputError
 
     tutor = _tutor()
+    if args.user is not None:
+        tutor.progress  # a damaged or foreign progress file stops here, before any grading
     _ensure_index(tutor)
     if args.batch:
         items = _grade_items(args.batch)
@@ -241,17 +243,28 @@ def run_grade(args) -> int:
                 grade = tutor.grade(item["question"], item["answer"], user=args.user)
             except InputError as error:
                 problem = str(error)
+            except GradeNotSaved as error:  # the grade stands; say it was not recorded
+                failed = True
+                _print_grade_output(args.json, error.grade, not_saved=str(error))
+                continue
         if problem is not None:
             failed = True
             if args.batch:
                 _print_failure(args.json, {**context, "question": (item or {}).get("question")}, CommandError(problem))
                 continue
             raise CommandError(problem)
-        if args.json:
-            print(json.dumps(grade.to_dict(), ensure_ascii=False), flush=True)
-        else:
-            _print_grade(grade)
+        _print_grade_output(args.json, grade)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_grade_output(as_json: bool, grade, not_saved: str | None = None) -> None:
+    if as_json:
+        extra = {"not_saved": not_saved} if not_saved else {}
+        print(json.dumps({**grade.to_dict(), **extra}, ensure_ascii=False), flush=True)
+        return
+    _print_grade(grade)
+    if not_saved:
+        print(f"error: graded but not saved: {not_saved}", file=sys.stderr)
 
 
 def _grade_items(path: Path):

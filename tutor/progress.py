@@ -124,10 +124,15 @@ class ProgressStore:
             check = connection.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise ProgressError(f"{self.path} is damaged ({check}); it was left untouched: move it aside to start afresh")
-            connection.execute("PRAGMA journal_mode=WAL")
+            # nothing is written until the file is known to be ours (or new and empty)
             version = connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if version > SCHEMA_VERSION:
                 raise ProgressError(f"{self.path} was written by a newer version of the tutor (schema {version})")
+            if (version == 0 and tables) or (version and not {"attempts", "schedule"} <= tables):
+                raise ProgressError(f"{self.path} is some other SQLite database, not the tutor's progress; "
+                                    "it was left untouched: point TUTOR_DATA_DIR elsewhere or move it aside")
+            connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(SCHEMA)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -179,7 +184,7 @@ class ProgressStore:
                     row = connection.execute(
                         "SELECT fsrs, reviews FROM schedule WHERE user = ? AND card_id = ?", (user, card.id)
                     ).fetchone()
-                    state, reviews = (FsrsCard.from_json(row[0]), row[1]) if row else (FsrsCard(), 0)
+                    state, reviews = (self._fsrs_state(row[0], user, card.id), row[1]) if row else (FsrsCard(), 0)
                     state, _ = self.scheduler.review_card(state, rating, review_datetime=moment)
                     connection.execute(
                         "INSERT OR REPLACE INTO schedule (user, card_id, topic, question, due, last_score, reviews, fsrs)"
@@ -188,10 +193,18 @@ class ProgressStore:
                     )
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite may have rolled back already (I/O error, full disk)
+                    connection.execute("ROLLBACK")
                 raise
         return Attempt(user, card.id, card.topic, card.question, kind, answer, score,
                        rating.name if rating else None, moment)
+
+    def _fsrs_state(self, text: str, user: str, card_id: str) -> FsrsCard:
+        try:
+            return FsrsCard.from_json(text)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProgressError(f"{self.path}: the saved schedule of {card_id} for {user} is unreadable ({error}); "
+                                "nothing was written") from None
 
     # reading --------------------------------------------------------------------------
     def attempts(self, user: str) -> list[Attempt]:

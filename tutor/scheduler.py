@@ -12,9 +12,9 @@ verdicts' bands, see `grading.verdict_for`):
 Only a card's main question is a review; a follow-up answer is recorded as an attempt
 but does not move the card's schedule again (one review per card per interview).
 
-A card counts as due once its FSRS due time is less than `LEARN_AHEAD` away (Anki's
-"learn ahead limit", 20 minutes by default): a card just failed, which FSRS brings back
-after a one-minute learning step, is due at once rather than a minute later.
+A card is due when its FSRS due time has come, and at once when its last answer failed
+(Again or skipped): FSRS would bring it back after a one-minute learning step anyway, and
+a learner who just failed a card should see it listed as due, not a minute later.
 
 Question choice for a mock interview, within the chosen topics, no card twice:
 1. due cards, the longest overdue first;
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fsrs import Rating, Scheduler
 
@@ -35,7 +35,6 @@ from .notes import Card
 
 AGAIN_BELOW, HARD_BELOW, GOOD_BELOW = 50, 70, 85
 WEAK_TOPIC_MASTERY = 0.7
-LEARN_AHEAD = timedelta(minutes=20)
 
 
 def rating_for(score: int | None, hints: int = 0) -> Rating:
@@ -68,8 +67,12 @@ class CardSchedule:
     last_score: int | None  # None: the last review was a skip
     reviews: int
 
+    @property
+    def failed(self) -> bool:
+        return self.last_score is None or self.last_score < AGAIN_BELOW
+
     def is_due(self, now: datetime) -> bool:
-        return self.due <= now + LEARN_AHEAD
+        return self.failed or self.due <= now
 
 
 def topic_mastery(schedule: dict[str, CardSchedule]) -> dict[str, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
 import re
 import tempfile
@@ -18,7 +19,7 @@ from .export import write_anki_deck, write_attempts_csv
 from .grading import Grade, Grader
 from .interview import Interview
 from .notes import Card, Skipped, UnreadableNote, load_notes, parse_markdown, read_note
-from .progress import Attempt, ProgressReport, ProgressStore, check_user, utc
+from .progress import Attempt, ProgressError, ProgressReport, ProgressStore, check_user, utc
 from .retrieval import Hit, RetrievalConfig, Retriever
 from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
@@ -31,6 +32,14 @@ UPLOAD_FOLDER = "uploads"
 
 class InputError(ValueError):
     """The caller's input cannot be used (empty question, unknown card...)."""
+
+
+class GradeNotSaved(ProgressError):
+    """The answer was graded, but the attempt could not be recorded: the grade still stands."""
+
+    def __init__(self, grade: Grade, problem: ProgressError) -> None:
+        super().__init__(str(problem))
+        self.grade = grade
 
 
 @dataclass(frozen=True)
@@ -233,7 +242,7 @@ class Tutor:
 
     def grade(self, question: str, answer: str, user: str | None = None) -> Grade:
         """Grade against the closest card; with a `user`, record it as that user's attempt
-        (a ProgressError then means the grade was computed but not saved)."""
+        (GradeNotSaved, carrying the grade, when that fails)."""
         question = _clean_question(question)
         name = _user(user) if user is not None else None
         hits = self.retriever.search(question, k=1)
@@ -241,7 +250,10 @@ class Tutor:
             raise InputError(f"no card in the notes matches the question: {question[:80]}")
         grade = self.grader.grade(hits[0].card, answer, question=question)
         if name is not None:
-            self.progress.record(name, hits[0].card, grade.score, (answer or "").strip())
+            try:
+                self.progress.record(name, hits[0].card, grade.score, (answer or "").strip())
+            except ProgressError as problem:
+                raise GradeNotSaved(grade, problem) from None
         return grade
 
     # progress -----------------------------------------------------------------------
@@ -279,18 +291,36 @@ class Tutor:
         schedule = self.progress.schedule(_user(user), set(cards))
         return [(cards[card_id], item) for card_id, item in schedule.items()]
 
+    @property
+    def exports_dir(self) -> Path:
+        """Where exports are written (the UI serves downloads from here)."""
+        return Path(self.settings.data_dir) / "exports"
+
     def export_attempts(self, user: str, target: Path | None = None) -> Path:
-        """The user's attempts as CSV (default: a new file in a new temporary folder)."""
+        """The user's attempts as CSV (default: exports/attempts-<user>.csv, replaced)."""
         name = _user(user)
-        if target is None:
-            file_name = "attempts-" + re.sub(r"[^\w.-]+", "_", name) + ".csv"
-            target = Path(tempfile.mkdtemp(prefix="tutor-export-")) / file_name
-        return write_attempts_csv(self.progress.attempts(name), target)
+        default = self.exports_dir / ("attempts-" + re.sub(r"[^\w.-]+", "_", name) + ".csv")
+        return _replace_atomically(target or default, lambda path: write_attempts_csv(self.progress.attempts(name), path))
 
     def export_anki(self, target: Path | None = None) -> Path:
-        """Every indexed card as an Anki deck (default: a new temporary folder)."""
-        target = target or Path(tempfile.mkdtemp(prefix="tutor-export-")) / "interview-tutor.apkg"
-        return write_anki_deck(list(self.retriever.cards), target)
+        """Every indexed card as an Anki deck (default: exports/interview-tutor.apkg, replaced)."""
+        default = self.exports_dir / "interview-tutor.apkg"
+        return _replace_atomically(target or default, lambda path: write_anki_deck(list(self.retriever.cards), path))
+
+
+def _replace_atomically(target: Path, write: Callable[[Path], Path]) -> Path:
+    """Write next to `target`, then rename: a reader never sees half a file."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def _user(user: str) -> str:
