@@ -35,7 +35,7 @@ def test_dev_set_recall_and_abstention_beat_the_baselines(full_tutor):
     ours = results["ours (dense+lexical, anchor abstention)"]
     dense = results["dense only, no abstention"]
     naive = results["naive BM25+dense RRF, no abstention"]
-    assert ours["recall@3"] >= 0.9
+    assert ours["recall@3"] >= 0.93
     assert ours["abstention"] >= 0.9 and ours["rejected"] >= 0.9
     assert ours["recall@1"] >= dense["recall@1"]
     assert ours["mrr"] > naive["mrr"]

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .lexical import terms
+from .lexical import is_chinese, terms
 from .notes import Card
 from .retrieval import Retriever, off_topic_vectors
 
@@ -199,13 +199,6 @@ class Grader:
             reference=card.answer,
             source=card_source(card),
         )
-
-
-def is_chinese(text: str) -> bool:
-    """Mostly Chinese (English terms inside Chinese sentences are normal in these notes)."""
-    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
-    latin = len(re.findall(r"[A-Za-z]+", text))
-    return cjk >= latin
 
 
 def _has_content(text: str) -> bool:
