@@ -35,7 +35,7 @@ def test_dev_set_recall_and_abstention_beat_the_baselines(full_tutor):
     ours = results["ours (dense+lexical, anchor abstention)"]
     dense = results["dense only, no abstention"]
     naive = results["naive BM25+dense RRF, no abstention"]
-    assert ours["recall@3"] >= 0.9
+    assert ours["recall@3"] >= 0.93
     assert ours["abstention"] >= 0.9 and ours["rejected"] >= 0.9
     assert ours["recall@1"] >= dense["recall@1"]
     assert ours["mrr"] > naive["mrr"]
@@ -58,7 +58,7 @@ def test_grading_agrees_with_human_grades_far_better_than_cosine(full_tutor):
     answers = load_graded_answers(DATA / "grading_dev.jsonl")
     assert len(answers) >= 100 and len({a.card for a in answers}) >= 15
     result = evaluate_grading(full_tutor.grader, full_tutor.embeddings, full_tutor.retriever.cards, answers)
-    assert result["all"]["ours"]["spearman"] >= 0.75
+    assert result["all"]["ours"]["spearman"] >= 0.8
     assert result["all"]["ours"]["spearman"] > result["all"]["cosine"]["spearman"] + 0.3
     assert result["en"]["ours"]["spearman"] >= 0.7  # parity: English answers to Chinese notes
     by_kind = result["mean score by kind"]

@@ -10,8 +10,13 @@ is read relative to a baseline measured for this very answer:
    gives a baseline mean and spread: how similar this sentence is to notes that do not
    answer the question. Language, length and style shift these the same way they shift
    the similarity to the right card, so the z-score cancels them.
-3. A key point's evidence is its best z-score over the sentences (points are embedded on
-   the passage side, like the chunks they are compared with). Evidence between
+3. Being on topic is not making a point: an answer that talks around the question with the
+   right vocabulary (or says wrong things about it) resembles the question about as much
+   as the points. So each text's z-score against a point is lowered by `question_discount`
+   times its z-score against the card's own question chunk (when positive); what is left
+   is what the text says beyond the question.
+   A key point's evidence is its best such score over the sentences (points are embedded
+   on the passage side, like the chunks they are compared with). Evidence between
    `point_floor` and `point_full` counts proportionally; a point is shown as covered
    from `point_shown`.
    An answer in another language than the notes gets a fixed boost (see GradingConfig).
@@ -34,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .lexical import terms
+from .lexical import is_chinese, terms
 from .notes import Card
 from .retrieval import Retriever, off_topic_vectors
 
@@ -70,7 +75,10 @@ class GradingConfig:
     point_floor: float = 2.5  # evidence below this is noise
     point_full: float = 8.0  # evidence above this is a fully made point
     point_shown: float = 4.5  # shown as "covered" from here
-    full_marks: float = 0.8  # coverage that earns 100
+    full_marks: float = 0.7  # coverage that earns 100
+    # share of a text's similarity to the card's question that is subtracted from its
+    # similarity to each point (step 3 of the module doc)
+    question_discount: float = 0.2
     copy_share: float = 0.75  # share of the answer's terms taken from the question
     # e5 aligns languages imperfectly: the same content scores about this much lower in
     # z-units when answer and notes are in different languages (measured on the dev set:
@@ -126,7 +134,10 @@ class Grader:
         baseline, spread = unrelated_scores.mean(axis=1), unrelated_scores.std(axis=1) + 1e-6
 
         point_scores = vectors @ self._points(points).T  # (texts, points)
-        evidence = ((point_scores - baseline[:, None]) / spread[:, None]).max(axis=0)
+        point_z = (point_scores - baseline[:, None]) / spread[:, None]
+        question_z = (vectors @ self._question_vector(card) - baseline) / spread
+        point_z = point_z - self.config.question_discount * np.maximum(question_z, 0.0)[:, None]
+        evidence = point_z.max(axis=0)
         if is_chinese(answer) != is_chinese(card.answer):
             evidence = evidence * self.config.cross_lingual_boost
         config = self.config
@@ -144,6 +155,14 @@ class Grader:
         owner = self.retriever.chunk_owner
         index = self._card_index.get(card.id)
         return np.flatnonzero(owner != index) if index is not None else np.arange(len(owner))
+
+    def _question_vector(self, card: Card) -> np.ndarray:
+        """The card's question chunk as indexed (embedded on the fly for a card not in it)."""
+        index = self._card_index.get(card.id)
+        if index is not None:
+            return self.retriever.question_vector(index)
+        topic = " > ".join(card.path)
+        return self._points([f"{card.question}\n{topic}" if topic else card.question])[0]
 
     def _restates(self, answer: str, card: Card, question: str | None) -> bool:
         """An answer made of the question's own words says nothing the question did not."""
@@ -180,13 +199,6 @@ class Grader:
             reference=card.answer,
             source=card_source(card),
         )
-
-
-def is_chinese(text: str) -> bool:
-    """Mostly Chinese (English terms inside Chinese sentences are normal in these notes)."""
-    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
-    latin = len(re.findall(r"[A-Za-z]+", text))
-    return cjk >= latin
 
 
 def _has_content(text: str) -> bool:

@@ -36,6 +36,13 @@ STOP_WORDS = frozenset(
 )
 
 
+def is_chinese(text: str) -> bool:
+    """Mostly Chinese (English terms inside Chinese sentences are normal in these notes)."""
+    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+    latin = len(re.findall(r"[A-Za-z]+", text))
+    return cjk >= latin
+
+
 def terms(text: str) -> list[str]:
     """Index terms of `text`: jieba words for Chinese, words and word pairs for Latin script."""
     text = unicodedata.normalize("NFKC", text).lower()
