@@ -20,10 +20,18 @@ is read relative to a baseline measured for this very answer:
    `point_floor` and `point_full` counts proportionally; a point is shown as covered
    from `point_shown`.
    An answer in another language than the notes gets a fixed boost (see GradingConfig).
-4. Coverage = average of the mean and the top-half mean of the points' evidence, so one
+4. A point's credit (from its evidence) is raised to its lexical share when that is higher:
+   the IDF-weighted share of the point's rare terms (as the lexical index counts them,
+   minus the question's own words) that the answer uses. It only adds, for the terse
+   answer whose few exact terms e5 barely registers. Terms are language-specific, so only
+   terms in a script the answer is written in count (a Chinese answer with English
+   terms reads both), and the share is shrunk by the square root of those terms' part
+   of the point's weight: naming the one English term of a Chinese point is not the point.
+   A point is shown as covered once its credit matches that of `point_shown`.
+5. Coverage = average of the mean and the top-half mean of the points' credit, so one
    well-explained point is not drowned by many short ones; score = coverage scaled so
    `full_marks` coverage earns 100.
-5. No answer scores zero: empty, "不知道" / "I don't know", or one that only restates the
+6. No answer scores zero: empty, "不知道" / "I don't know", or one that only restates the
    question's own words. Off-topic text and gibberish need no rule: they make no point
    stand out from the baseline, so they earn (nearly) nothing.
 
@@ -32,6 +40,7 @@ bench/eval_grading.py prints the agreement with human grades next to plain cosin
 """
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -45,6 +54,8 @@ from .retrieval import Retriever, off_topic_vectors
 
 MAX_ANSWER_CHARS = 5000
 MIN_BASELINE_CHUNKS = 20
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_LATIN_CHAR = re.compile(r"[A-Za-z]")
 _SEGMENT_END = re.compile(r"(?<=[。！？；!?;\n])|(?<=[.])\s+")
 _NON_ANSWERS = re.compile(
     r"^(不知道|不清楚|不会|不了解|没学过|忘了|不记得|跳过|pass|skip|idk|i don'?t know|i do not know|no idea|dunno|"
@@ -84,6 +95,8 @@ class GradingConfig:
     # z-units when answer and notes are in different languages (measured on the dev set:
     # grade-5 answers, Chinese vs English, 1.30; the check set gives 1.29).
     cross_lingual_boost: float = 1.3
+    # a point's credit is at least this times its lexical share (step 4 of the module doc)
+    lexical_credit: float = 1.0
 
 
 def verdict_for(score: int) -> str:
@@ -141,11 +154,15 @@ class Grader:
         if is_chinese(answer) != is_chinese(card.answer):
             evidence = evidence * self.config.cross_lingual_boost
         config = self.config
-        credit = np.clip((evidence - config.point_floor) / (config.point_full - config.point_floor), 0.0, 1.0)
+        span = config.point_full - config.point_floor
+        credit = np.clip((evidence - config.point_floor) / span, 0.0, 1.0)
+        if config.lexical_credit > 0:
+            lexical = self._lexical_shares(points, answer, card, question)
+            credit = np.maximum(credit, np.clip(config.lexical_credit * lexical, 0.0, 1.0))
         top_half = np.sort(credit)[::-1][: max(1, len(credit) // 2)]
         coverage = 0.5 * credit.mean() + 0.5 * top_half.mean()
         score = int(round(100 * min(1.0, coverage / config.full_marks)))
-        shown = evidence >= config.point_shown
+        shown = credit >= (config.point_shown - config.point_floor) / span
         covered = [p for p, hit in zip(points, shown) if hit]
         missed = [p for p, hit in zip(points, shown) if not hit]
         return self._result(card, question, score, covered, missed)
@@ -163,6 +180,24 @@ class Grader:
             return self.retriever.question_vector(index)
         topic = " > ".join(card.path)
         return self._points([f"{card.question}\n{topic}" if topic else card.question])[0]
+
+    def _lexical_shares(self, points: list[str], answer: str, card: Card, question: str | None) -> np.ndarray:
+        """Per point: IDF-weighted share of its rare terms found in the answer (step 4)."""
+        index = self.retriever.lexical
+        answer_terms = set(terms(answer))
+        asked = set(terms(card.question)) | set(terms(question or ""))
+        has_cjk, has_latin = bool(_CJK_CHAR.search(answer)), bool(_LATIN_CHAR.search(answer))
+        shares = []
+        for point in points:
+            weights = {t: index.idf(t) for t in index.content_terms(point) if t not in asked}
+            readable = [t for t in weights if (has_cjk if _CJK_CHAR.search(t) else has_latin)]
+            total, own = sum(weights.values()), sum(weights[t] for t in readable)
+            if total <= 0 or own <= 0:
+                shares.append(0.0)
+                continue
+            found = sum(weights[t] for t in readable if t in answer_terms)
+            shares.append(found / own * math.sqrt(own / total))
+        return np.asarray(shares)
 
     def _restates(self, answer: str, card: Card, question: str | None) -> bool:
         """An answer made of the question's own words says nothing the question did not."""
