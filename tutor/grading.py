@@ -99,14 +99,19 @@ class GradingConfig:
     lexical_credit: float = 1.0
 
 
+# Lower bounds of the verdict bands; the scheduler's ratings and the interview's
+# follow-ups use the same bands.
+EXCELLENT, GOOD, PARTIAL, WEAK = 85, 70, 50, 25
+
+
 def verdict_for(score: int) -> str:
-    if score >= 85:
+    if score >= EXCELLENT:
         return "优秀 excellent"
-    if score >= 70:
+    if score >= GOOD:
         return "良好 good"
-    if score >= 50:
+    if score >= PARTIAL:
         return "部分正确 partial"
-    if score >= 25:
+    if score >= WEAK:
         return "较弱 weak"
     return "未答到要点 off the mark"
 
@@ -135,7 +140,10 @@ class Grader:
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
         answer = (answer or "").strip()[:MAX_ANSWER_CHARS]
         points = list(card.key_points) or [card.answer]
-        if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer, card, question):
+        # the answer's and the question's terms, segmented once for the copy check and the lexical share
+        answer_terms = set(terms(answer))
+        asked = set(terms(card.question)) | set(terms(question or ""))
+        if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], points)
 
         segments = answer_segments(answer)
@@ -157,7 +165,7 @@ class Grader:
         span = config.point_full - config.point_floor
         credit = np.clip((evidence - config.point_floor) / span, 0.0, 1.0)
         if config.lexical_credit > 0:
-            lexical = self._lexical_shares(points, answer, card, question)
+            lexical = self._lexical_shares(points, answer, answer_terms, asked)
             credit = np.maximum(credit, np.clip(config.lexical_credit * lexical, 0.0, 1.0))
         top_half = np.sort(credit)[::-1][: max(1, len(credit) // 2)]
         coverage = 0.5 * credit.mean() + 0.5 * top_half.mean()
@@ -181,11 +189,10 @@ class Grader:
         topic = " > ".join(card.path)
         return self._points([f"{card.question}\n{topic}" if topic else card.question])[0]
 
-    def _lexical_shares(self, points: list[str], answer: str, card: Card, question: str | None) -> np.ndarray:
-        """Per point: IDF-weighted share of its rare terms found in the answer (step 4)."""
+    def _lexical_shares(self, points: list[str], answer: str, answer_terms: set[str], asked: set[str]) -> np.ndarray:
+        """Per point: IDF-weighted share of its rare terms found in the answer, the question's
+        own terms (`asked`) left out (step 4)."""
         index = self.retriever.lexical
-        answer_terms = set(terms(answer))
-        asked = set(terms(card.question)) | set(terms(question or ""))
         has_cjk, has_latin = bool(_CJK_CHAR.search(answer)), bool(_LATIN_CHAR.search(answer))
         shares = []
         for point in points:
@@ -199,13 +206,11 @@ class Grader:
             shares.append(found / own * math.sqrt(own / total))
         return np.asarray(shares)
 
-    def _restates(self, answer: str, card: Card, question: str | None) -> bool:
+    def _restates(self, answer_terms: set[str], asked: set[str]) -> bool:
         """An answer made of the question's own words says nothing the question did not."""
-        answer_terms = set(terms(answer))
         if not answer_terms:
             return False
-        question_terms = set(terms(card.question)) | set(terms(question or ""))
-        return len(answer_terms & question_terms) / len(answer_terms) >= self.config.copy_share
+        return len(answer_terms & asked) / len(answer_terms) >= self.config.copy_share
 
     def _points(self, points: list[str]) -> np.ndarray:
         """Passage-side vectors of a card's key points, kept for the cards graded lately."""

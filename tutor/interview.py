@@ -12,14 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .grading import Grade, Grader
+from .grading import EXCELLENT, Grade, Grader
 from .notes import Card
 from .progress import ProgressError
 
 # record(card, score, answer, kind, hints): store one attempt (see ProgressStore.record)
 Recorder = Callable[[Card, "int | None", str, str, int], object]
 
-GOOD_ENOUGH = 85  # no follow-up above this score
+GOOD_ENOUGH = EXCELLENT  # no follow-up from this score on
 
 
 @dataclass

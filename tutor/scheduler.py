@@ -31,19 +31,19 @@ from datetime import datetime
 
 from fsrs import Rating, Scheduler
 
+from .grading import EXCELLENT, GOOD, PARTIAL
 from .notes import Card
 
-AGAIN_BELOW, HARD_BELOW, GOOD_BELOW = 50, 70, 85
 WEAK_TOPIC_MASTERY = 0.7
 
 
 def rating_for(score: int | None, hints: int = 0) -> Rating:
     """The FSRS rating of a main answer's score (None = skipped)."""
-    if score is None or score < AGAIN_BELOW:
+    if score is None or score < PARTIAL:
         return Rating.Again
-    if score < HARD_BELOW:
+    if score < GOOD:
         rating = Rating.Hard
-    elif score < GOOD_BELOW:
+    elif score < EXCELLENT:
         rating = Rating.Good
     else:
         rating = Rating.Easy
@@ -68,8 +68,13 @@ class CardSchedule:
     reviews: int
 
     @property
+    def score(self) -> int:
+        """The last score, a skip counting as 0."""
+        return self.last_score or 0
+
+    @property
     def failed(self) -> bool:
-        return self.last_score is None or self.last_score < AGAIN_BELOW
+        return self.score < PARTIAL
 
     def is_due(self, now: datetime) -> bool:
         return self.failed or self.due <= now
@@ -79,7 +84,7 @@ def topic_mastery(schedule: dict[str, CardSchedule]) -> dict[str, float]:
     """Mastery per topic: mean last score (0-1) over the topic's practised cards."""
     scores: dict[str, list[float]] = {}
     for item in schedule.values():
-        scores.setdefault(item.topic, []).append((item.last_score or 0) / 100)
+        scores.setdefault(item.topic, []).append(item.score / 100)
     return {topic: sum(values) / len(values) for topic, values in scores.items()}
 
 
@@ -102,6 +107,6 @@ def choose_cards(
     other_new = [c for c in new if c.topic not in rank]
     ahead = sorted(
         (c for c in practised if not schedule[c.id].is_due(now)),
-        key=lambda c: (schedule[c.id].last_score or 0, schedule[c.id].due),
+        key=lambda c: (schedule[c.id].score, schedule[c.id].due),
     )
     return (due + weak_new + other_new + ahead)[:count]

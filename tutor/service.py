@@ -16,7 +16,7 @@ from typing import Callable
 from .conversation import Conversation
 from .embeddings import TutorEmbeddings, load_embeddings
 from .export import write_anki_deck, write_attempts_csv
-from .grading import Grade, Grader
+from .grading import GOOD, Grade, Grader
 from .interview import Interview
 from .notes import Card, Skipped, UnreadableNote, load_notes, parse_markdown, read_note
 from .progress import Attempt, ProgressError, ProgressReport, ProgressStore, check_user, utc
@@ -283,8 +283,8 @@ class Tutor:
 
     def weakest_cards(self, user: str, limit: int = 5) -> list[tuple[Card, CardSchedule]]:
         """Practised cards with the lowest last score (below "good")."""
-        pairs = [(c, s) for c, s in self._scheduled(user) if (s.last_score or 0) < 70]
-        return sorted(pairs, key=lambda pair: (pair[1].last_score or 0, pair[1].due))[:limit]
+        pairs = [(c, s) for c, s in self._scheduled(user) if s.score < GOOD]
+        return sorted(pairs, key=lambda pair: (pair[1].score, pair[1].due))[:limit]
 
     def _scheduled(self, user: str) -> list[tuple[Card, CardSchedule]]:
         cards = {c.id: c for c in self.retriever.cards}
