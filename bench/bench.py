@@ -6,7 +6,9 @@ Prints: first ingest of knowledge/ into a fresh temporary index (cards/s, chunks
 re-ingest of unchanged notes, `ask` latency p50/p95 next to one bare query embedding
 (interleaved, same questions), grading a ~200-character answer next to one embedding
 of it, and the progress store's cost next to that grading (recording an attempt;
-choosing an interview's cards from a schedule of every card). The machines are shared and noisy: read the ratios, not the absolute times.
+choosing an interview's cards from a schedule of every card), and parsing repeated
+headings next to distinct ones. The machines are shared and noisy: read the ratios, not
+the absolute times. `bench/load.py` measures one user's burst against another's questions.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor.evaluation import load_queries  # noqa: E402
+from tutor.notes import parse_markdown  # noqa: E402
 from tutor.service import Tutor  # noqa: E402
 from tutor.settings import Settings  # noqa: E402
 
@@ -106,6 +109,18 @@ def main() -> None:
         r50 = statistics.median(record_times)
         print(f"record an attempt (SQLite WAL, synchronous=FULL): p50 {r50 * 1e3:.1f} ms = {r50 / g50:.1%} of grading; "
               f"plan a 5-question interview over {len(cards)} scheduled cards: {plan * 1e3:.1f} ms")
+
+    # Parsing cost of repeated headings next to as many distinct ones (it was quadratic).
+    for count in (8_000, 16_000):
+        same = "".join("## 同一个问题？\n答案文字足够长可以评分。\n" for _ in range(count))
+        different = "".join(f"## 问题 {i}？\n答案文字足够长可以评分。\n" for i in range(count))
+        t0 = time.perf_counter()
+        parse_markdown(same, "x.md")
+        t1 = time.perf_counter()
+        parse_markdown(different, "x.md")
+        t2 = time.perf_counter()
+        print(f"parse {count} identical headings: {t1 - t0:.2f}s vs {count} distinct: {t2 - t1:.2f}s "
+              f"= {(t1 - t0) / (t2 - t1):.2f}x")
 
 
 if __name__ == "__main__":

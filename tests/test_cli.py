@@ -112,6 +112,8 @@ def test_grade_json_and_batch(full_index, tmp_path):
         (["grade", "--question", "什么是 LoRA？"], "give --question and --answer"),
         (["grade", "--question", "什么是 LoRA？", "--answer", "  "], "the answer is empty"),
         (["ingest", "--knowledge", "/nonexistent/folder"], "notes folder not found"),
+        (["ask", "啊" * 2001], "too long (2001 characters; at most 2000)"),
+        (["grade", "--question", "什么是 LoRA？", "--answer", "a" * 2001], "the answer is too long"),
     ],
 )
 def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, message):
@@ -119,6 +121,39 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, message
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_invalid_utf8_arguments_are_a_clear_error_not_a_traceback(tmp_path):
+    env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data")}
+    for args in ([b"ask", b"\xff\xfe attention?"], [b"grade", b"--question", b"LoRA?", b"--answer", b"ok \xc3("],
+                 [b"progress", b"--user", b"\xffbob"]):
+        result = subprocess.run([sys.executable.encode(), b"-m", b"tutor", *args], cwd=ROOT, env=env,
+                                capture_output=True, timeout=120)
+        stderr = result.stderr.decode("utf-8", "replace")
+        assert result.returncode == 1 and "Traceback" not in stderr, stderr
+        assert stderr.startswith("error: ") and ("not valid text" in stderr or "printable" in stderr), stderr
+
+
+def test_a_bad_line_in_a_batch_fails_alone(full_index, tmp_path):
+    data, _ = full_index
+    batch = tmp_path / "odd.jsonl"
+    batch.write_text("\n".join([
+        '{"question": "\\ud800 what is LoRA?", "answer": "low-rank adapters"}',
+        json.dumps({"question": "LoRA 的原理是什么？", "answer": "x" * 2001}),
+        json.dumps({"question": "LoRA 的原理是什么？", "answer": "冻结原权重，只训练低秩矩阵 A、B。"}, ensure_ascii=False),
+    ]), encoding="utf-8")
+    result = run(["grade", "--batch", str(batch), "--json"], data)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "not valid text" in lines[0]["error"] and lines[0]["line"] == 1
+    assert "too long" in lines[1]["error"] and lines[1]["line"] == 2
+    assert lines[2]["card_id"].startswith("peft.md#") and lines[2]["score"] > 0
+    questions = tmp_path / "questions.txt"
+    questions.write_text("什么是 LoRA？\n" + "啊" * 2001 + "\n什么是 RMSNorm？\n", encoding="utf-8")
+    asked = run(["ask", "--batch", str(questions), "--json", "-k", "1"], data)
+    answers = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert asked.returncode == 1 and len(answers) == 3 and "too long" in answers[1]["error"]
+    assert answers[0]["hits"] and answers[2]["hits"]
 
 
 def test_unusable_settings_are_reported(tmp_path):

@@ -112,3 +112,17 @@ def test_a_notes_folder_with_one_card_still_grades_sensibly(tutor_for, notes_dir
     off = tutor.grade("什么是 KV Cache？", "红烧肉要先焯水，再炒糖色。")
     assert 0 <= off.score < good.score <= 100
     assert off.score < 25
+
+
+def test_long_texts_are_cut_to_the_models_window(e5):
+    """The engine reads any length by averaging 512-token windows, so a 5,000-character
+    text cost ten passes (15 s a call under load); it is cut to the first window instead."""
+    long_chinese = "注意力机制的计算复杂度是序列长度的平方。" * 250
+    long_english = "The attention mechanism computes weighted sums of the values. " * 80
+    for text in (long_chinese, long_english):
+        fitted = e5.fit(text, as_query=True)
+        assert e5._model.token_count(fitted, True) <= e5.max_tokens < e5._model.token_count(text, True)
+        assert text.startswith(fitted) and len(fitted) > 300
+        # what the model embeds is exactly the first window
+        assert float(e5.query(text) @ e5.query(fitted)) == pytest.approx(1.0, abs=1e-5)
+    assert e5.fit("什么是 RMSNorm？", as_query=True) == "什么是 RMSNorm？"

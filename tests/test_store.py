@@ -101,7 +101,7 @@ def test_half_written_card_is_rewritten(tutor_for, notes_dir):
     tutor.ingest()
     victim = tutor.retriever.cards[0]
     tutor.store.collection.delete(ids=[f"{victim.id}::1"])  # as if killed mid-card
-    tutor._retriever = None
+    tutor = tutor_for(notes_dir)  # ... and started again
     assert victim.id not in {c.id for c in tutor.retriever.cards}  # incomplete cards are not served
     report = tutor.ingest()
     assert (report.updated, report.unchanged) == (1, 2)
@@ -152,16 +152,32 @@ def test_uploaded_notes_are_checked_and_named_safely(tutor_for, notes_dir, tmp_p
     upload = tmp_path / "incoming"
     upload.write_text("## 新\n\n#### 什么是梯度裁剪？\n梯度范数超过阈值时按比例缩小，防止梯度爆炸。\n", encoding="utf-8")
     saved = tutor.add_note("../../notes.v2 草稿.md", upload)
-    assert saved == notes_dir / "uploads" / "notes.v2_草稿.md" and saved.read_text(encoding="utf-8").startswith("## 新")
+    assert saved == notes_dir / "uploads" / "local" / "notes.v2%20草稿.md"
+    assert saved.read_text(encoding="utf-8").startswith("## 新")
     for name, data, reason in [
         ("a.txt", b"## x", "only Markdown"),
         ("b.md", b"\x00\x01binary", "binary"),
         ("c.md", "## caf\xe9".encode("latin-1"), "not UTF-8"),
         ("d.md", "just text, no headings".encode(), "no question headings"),
         ("e.md", b"#" * (1024 * 1024 + 1), "too large"),
+        ("f.md", "".join(f"## 问题 {i}\n答案文字足够长。\n" for i in range(1001)).encode(), "at most 1000"),
     ]:
         upload.write_bytes(data)
         with pytest.raises(InputError, match=reason):
             tutor.add_note(name, upload)
-    assert sorted(p.name for p in (notes_dir / "uploads").iterdir()) == ["notes.v2_草稿.md"]
+    assert sorted(p.name for p in (notes_dir / "uploads" / "local").iterdir()) == ["notes.v2%20草稿.md"]
     assert tutor.ingest().added == 1
+
+
+def test_uploads_of_different_users_or_names_never_replace_each_other(tutor_for, notes_dir, tmp_path):
+    tutor = tutor_for(notes_dir)
+    upload = tmp_path / "incoming.md"
+    saved = []
+    for user, name, topic in [("alice", "team notes.md", "甲"), ("alice", "team_notes.md", "乙"),
+                              ("bob", "team notes.md", "丙"), ("alice", "team notes.md", "丁")]:
+        upload.write_text(f"## {topic}\n\n#### 什么是梯度裁剪？\n{topic}：梯度范数超过阈值时按比例缩小。\n", encoding="utf-8")
+        saved.append(tutor.add_note(name, upload, user=user))
+    assert saved[0] == saved[3] and len(set(saved)) == 3  # only the same user's same name replaces
+    assert saved[2].parent.name == "bob" and saved[0].parent.name == "alice"
+    cards = tutor.ingest().cards
+    assert cards == 3 and {c.topic for c in tutor.retriever.cards} == {"乙", "丙", "丁"}

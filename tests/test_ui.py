@@ -4,16 +4,21 @@ Screenshots go to artifacts/screenshots/ (ignored by git).
 """
 from __future__ import annotations
 
+import http.cookiejar
 import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,31 +31,50 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 UI_NOTES = ("llm_interview_notes.md", "attention.md", "normalization.md")
 
 
+@dataclass
+class App:
+    url: str
+    knowledge: Path  # the notes folder it serves
+    data: Path  # its TUTOR_DATA_DIR
+    files: Path  # Gradio's folder of uploaded and served files (GRADIO_TEMP_DIR)
+    serving_seconds: float  # from process start to the first HTTP 200
+    indexed_seconds: float  # from process start to "ready:" (the first index complete)
+
+
 def start_app(tmp_path_factory, **settings):
-    """`python app.py` over a copy of a few note files; yields (url, notes folder)."""
+    """`python app.py` over a copy of a few note files; yields an App once its first
+    background index is complete."""
     knowledge = tmp_path_factory.mktemp("ui-notes")
     for name in UI_NOTES:
         shutil.copy(KNOWLEDGE / name, knowledge / name)
     port = _free_port()
-    env = {**os.environ, "TUTOR_KNOWLEDGE_DIR": str(knowledge), "TUTOR_DATA_DIR": str(tmp_path_factory.mktemp("ui-data")),
-           "TUTOR_PORT": str(port), "TUTOR_HOST": "127.0.0.1", **settings}
+    data, files = tmp_path_factory.mktemp("ui-data"), tmp_path_factory.mktemp("ui-gradio-files")
+    env = {**os.environ, "TUTOR_KNOWLEDGE_DIR": str(knowledge), "TUTOR_DATA_DIR": str(data),
+           "GRADIO_TEMP_DIR": str(files), "TUTOR_PORT": str(port), "TUTOR_HOST": "127.0.0.1", **settings}
     env.pop("TUTOR_CHROMA_URL", None)
-    log = open(knowledge.parent / "app.log", "wb")
+    log_path = knowledge.parent / f"app-{port}.log"
+    log = open(log_path, "wb")
+    started = time.monotonic()
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    serving = indexed = None
+    deadline = started + 300
+    while time.monotonic() < deadline and (serving is None or indexed is None):
         if process.poll() is not None:
-            raise RuntimeError((knowledge.parent / "app.log").read_text())
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
+            raise RuntimeError(log_path.read_text())
+        if indexed is None and "ready:" in log_path.read_text():
+            indexed = time.monotonic() - started
+        if serving is None:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                serving = time.monotonic() - started
+            except OSError:
+                pass
+        time.sleep(0.25)
+    if serving is None or indexed is None:
         process.kill()
-        raise RuntimeError("the app did not come up within 300s")
-    yield url, knowledge
+        raise RuntimeError(f"the app was not serving an index within 300s:\n{log_path.read_text()}")
+    yield App(url, knowledge, data, files, serving, indexed)
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -118,13 +142,83 @@ def send(page: Page, text: str, expect_reply: bool = True) -> str:
     return wait_for_reply(page, before) if expect_reply else ""
 
 
+def upload(page: Page, files: list[Path]) -> None:
+    """Upload notes through the Knowledge tab and wait for the upload's status line."""
+    page.get_by_role("tab", name="知识库 Knowledge").click()
+    page.get_by_text("上传笔记 Upload notes").click()
+    page.locator("#upload input[type='file']").set_input_files([str(f) for f in files])
+    page.wait_for_timeout(1500)
+    page.click("#upload-button")
+    page.wait_for_function("/[✓✗]/.test(document.querySelector('#upload-status').innerText)", timeout=120_000)
+
+
+def choose_topic(page: Page, topic: str, timeout: float = 120_000) -> None:
+    """Pick a topic in the Knowledge tab's filter, waiting for it to be offered."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        page.locator("#topic-filter input").click()
+        option = page.get_by_role("option", name=topic)
+        if option.count():
+            option.first.click()
+            return
+        page.locator("#card-count").click()  # close the list: it opens again on the next focus
+        assert time.monotonic() < deadline, (f"topic {topic!r} never offered: "
+                                             f"{page.locator('#card-count').inner_text()}")
+        page.wait_for_timeout(1000)
+
+
+class ApiSession:
+    """Raw HTTP to the app's API, as any script could send it (cookies kept for logins)."""
+
+    def __init__(self, url: str, login: tuple[str, str] | None = None) -> None:
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        if login:
+            status, body = self.login(*login)
+            assert status == 200, body
+
+    def login(self, user: str, password: str) -> tuple[int, str]:
+        form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+        try:
+            with self.opener.open(self.url + "login", data=form, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with self.opener.open(self.url + path, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def call(self, name: str, data: list):
+        request = urllib.request.Request(f"{self.url}gradio_api/call/{name}", data=json.dumps({"data": data}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with self.opener.open(request, timeout=30) as response:
+            event = json.loads(response.read())["event_id"]
+        with self.opener.open(f"{self.url}gradio_api/call/{name}/{event}", timeout=300) as response:
+            stream = response.read().decode()
+        assert "event: complete" in stream, stream[-500:]
+        return json.loads(stream.split("data: ")[-1])[0]
+
+
+def call_api(url: str, name: str, data: list):
+    return ApiSession(url).call(name, data)
+
+
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def test_the_page_serves_before_the_notes_are_indexed(server):
+    # the model loads, the page serves, then the first index (three files) completes
+    assert server.serving_seconds < server.indexed_seconds
+
+
 def test_question_gets_answer_with_source_and_related_questions(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     reply = send(page, "MQA 和 GQA 有什么区别？")
     assert "来源 source" in reply and "attention.md:" in reply and "Attention" in reply
@@ -141,7 +235,7 @@ def test_question_gets_answer_with_source_and_related_questions(server, browser)
 
 
 def test_full_two_question_mock_interview_with_feedback_and_summary(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     intro = send(page, "/interview Normalization 2")
     assert "第 1/2 题" in intro
@@ -166,7 +260,7 @@ def test_full_two_question_mock_interview_with_feedback_and_summary(server, brow
 
 
 def test_hint_and_skip_buttons(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     page.locator("#count input[type='number']").fill("1")
     page.locator("#count input[type='number']").press("Enter")
@@ -183,32 +277,33 @@ def test_hint_and_skip_buttons(server, browser):
 
 
 def test_upload_adds_a_card_that_can_be_found_and_bad_files_are_refused(server, browser, tmp_path):
-    url, knowledge = server
-    good = tmp_path / "my_notes.md"
+    url, knowledge = server.url, server.knowledge
+    good = tmp_path / "my notes.md"
     good.write_text("## 我的专题\n\n#### 什么是梯度裁剪（gradient clipping）？\n"
                     "当梯度范数超过阈值时按比例缩小梯度，防止梯度爆炸导致训练发散。\n", encoding="utf-8")
     bad = tmp_path / "latin.md"
     bad.write_bytes("## x\n\n#### caf\xe9?\nd\xe9j\xe0 vu text here".encode("latin-1"))
     page = open_page(browser, url)
     page.get_by_role("tab", name="知识库 Knowledge").click()
-    page.get_by_text("上传笔记 Upload notes").click()
-    page.locator("#upload input[type='file']").set_input_files([str(good), str(bad)])
-    page.wait_for_timeout(1500)
-    page.click("#upload-button")
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('已加入')", timeout=120_000)
+    page.wait_for_function("document.querySelector('#card-count').innerText.includes('cards')", timeout=60_000)
+    count_before = page.locator("#card-count").inner_text()
+    upload(page, [good, bad])
     status = page.locator("#upload-status").inner_text()
-    assert "my_notes.md" in status and "not UTF-8" in status
-    assert (knowledge / "uploads" / "my_notes.md").exists()
-    assert not (knowledge / "uploads" / "latin.md").exists()
+    assert "my%20notes.md" in status and "not UTF-8" in status and "后台索引" in status
+    assert (knowledge / "uploads" / "local" / "my%20notes.md").exists()
+    assert not list((knowledge / "uploads").rglob("latin*"))
+    # indexing runs in the background; the card list refreshes by itself when it is done
+    page.wait_for_function("(before) => { const now = document.querySelector('#card-count').innerText;"
+                           " return now.includes('cards') && now !== before; }", arg=count_before, timeout=120_000)
     shot(page, "upload")
     page.get_by_role("tab", name="对话 Chat").click()
     reply = send(page, "梯度裁剪是干什么的？")
-    assert "uploads/my_notes.md" in reply and "梯度爆炸" in reply
+    assert "uploads/local/my%20notes.md" in reply and "梯度爆炸" in reply
     page.close()
 
 
 def test_script_in_a_message_stays_inert_text(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     payload = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"> 什么是 RMSNorm？"
     send(page, payload)
@@ -219,18 +314,20 @@ def test_script_in_a_message_stays_inert_text(server, browser):
 
 
 def test_empty_and_overlong_messages(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     send(page, "   ", expect_reply=False)
     page.wait_for_timeout(1500)
     assert bot_count(page) == 0 and page.locator("#chat [data-testid='user']").count() == 0
-    reply = send(page, "RMSNorm 是什么？" + "啊" * 6000)
-    assert "已截断" in reply
+    overlong = "RMSNorm 是什么？" + "啊" * 2000
+    send(page, overlong, expect_reply=False)
+    page.get_by_text("too long").first.wait_for(timeout=30_000)  # one limit, one message (a toast)
+    assert bot_count(page) == 0 and page.locator("#message textarea").input_value() == overlong  # nothing lost
     page.close()
 
 
 def test_two_sessions_do_not_share_state(server, browser):
-    url, _ = server
+    url = server.url
     first = open_page(browser, url)
     second = open_page(browser, url)
     intro = send(first, "/interview Attention 2")
@@ -247,19 +344,37 @@ def test_two_sessions_do_not_share_state(server, browser):
 def test_api_endpoints_through_gradio_client(server):
     from gradio_client import Client
 
-    url, _ = server
+    url = server.url
     client = Client(url, verbose=False)
-    markdown = client.predict("What is RMSNorm?", api_name="/ask")
-    assert "normalization.md:" in markdown and "RMSNorm" in markdown
+    answer = client.predict("What is RMSNorm?", api_name="/ask")
+    assert set(answer) == {"query", "hits"} and answer["hits"][0]["source"] == "normalization.md"
+    assert "RMSNorm" in answer["hits"][0]["question"] + answer["hits"][0]["answer"]
     grade = client.predict("为什么NLP不用BN？", "句子长度不一，padding 后 BN 统计量不稳定。", api_name="/grade")
     assert set(grade) == {"question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
     assert 0 <= grade["score"] <= 100
-    assert client.predict("今天天气怎么样", api_name="/ask").startswith("我的笔记里没有涉及")
-    assert "error" in client.predict("今天天气怎么样", "晴", api_name="/grade")
+    assert client.predict("今天天气怎么样", api_name="/ask") == {"query": "今天天气怎么样", "hits": []}
+    assert "no card in the notes matches" in client.predict("今天天气怎么样", "晴", api_name="/grade")["error"]
+
+
+def test_odd_api_input_is_a_clear_error_for_that_input_only(server):
+    """Raw HTTP, as any script could send: lone surrogates, numbers, lists, objects, empty
+    or overlong text. Each is refused with its own message; nothing is recorded."""
+    before = call_api(server.url, "progress", [])["attempts"]
+    for name, data, message in [
+        ("ask", ["\ud800 what is RMSNorm?"], "not valid text"), ("ask", [12], "must be text, not int"),
+        ("ask", [["a"]], "must be text, not list"), ("ask", [{"q": 1}], "must be text, not dict"),
+        ("ask", [None], "is missing"), ("ask", ["啊" * 2001], "too long"),
+        ("grade", ["为什么NLP不用BN？", ""], "the answer is empty"), ("grade", ["为什么NLP不用BN？", "  "], "empty"),
+        ("grade", ["\udcff", "答案"], "not valid text"), ("grade", ["为什么NLP不用BN？", 5], "must be text, not int"),
+        ("grade", ["为什么NLP不用BN？", "啊" * 2001], "too long"),
+    ]:
+        assert message in call_api(server.url, name, data)["error"], (name, data)
+    assert call_api(server.url, "progress", [])["attempts"] == before
+    assert call_api(server.url, "ask", ["什么是 RMSNorm？"])["hits"]  # the server is fine
 
 
 def test_progress_tab_shows_due_cards_practise_and_exports(server, browser):
-    url, _ = server
+    url = server.url
     page = open_page(browser, url)
     intro = send(page, "/interview Attention 1")
     question = intro.split("\n")[-1].strip()
@@ -276,14 +391,14 @@ def test_progress_tab_shows_due_cards_practise_and_exports(server, browser):
     assert "Attention" in page.locator("#weak-table").inner_text()
     shot(page, "progress")
 
-    page.click("#export")
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#export")
+    assert download.value.suggested_filename == "attempts.csv"
+    rows = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("time_utc,user,card_id") and any("不知道" in row for row in rows[1:])
     page.wait_for_selector("#export-files a", timeout=60_000)
     links = page.locator("#export-files a").evaluate_all("links => links.map(a => a.href)")
-    csv_link = next(link for link in links if link.endswith("attempts-local.csv"))
     deck_link = next(link for link in links if link.endswith("interview-tutor.apkg"))
-    with urllib.request.urlopen(csv_link, timeout=30) as response:
-        rows = response.read().decode("utf-8-sig").splitlines()
-    assert rows[0].startswith("time_utc,user,card_id") and any("不知道" in row for row in rows[1:])
     with urllib.request.urlopen(deck_link, timeout=30) as response:
         deck = zipfile.ZipFile(io.BytesIO(response.read()))
     assert "collection.anki2" in deck.namelist()
@@ -296,7 +411,7 @@ def test_progress_tab_shows_due_cards_practise_and_exports(server, browser):
 
 
 def test_login_keeps_each_users_progress_private(auth_server, browser):
-    url, _ = auth_server
+    url = auth_server.url
     # no way in without the right password
     page = browser.new_context().new_page()
     page.goto(url, wait_until="domcontentloaded")
@@ -333,8 +448,153 @@ def test_login_keeps_each_users_progress_private(auth_server, browser):
     as_alice = Client(url, auth=("alice", "alice-pw"), verbose=False)
     assert as_bob.predict(api_name="/progress")["attempts"] == 0
     as_bob.predict("为什么需要位置编码？", "不知道", api_name="/grade")
-    assert as_bob.predict(api_name="/progress") == {**as_bob.predict(api_name="/progress"), "user": "bob", "attempts": 1}
+    bob_progress = as_bob.predict(api_name="/progress")
+    assert bob_progress["user"] == "bob" and bob_progress["attempts"] == 1 and bob_progress["due"] == 1
     alice_progress = as_alice.predict(api_name="/progress")
     assert alice_progress["user"] == "alice" and alice_progress["attempts"] == 1
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Could not login"):
         Client(url, auth=("alice", "bob-pw"), verbose=False)
+    Client(url, auth=("alice", "alice-pw"), verbose=False)  # a success clears the failure
+
+
+HOSTILE = Path(__file__).parent / "data" / "hostile_notes.md"
+HOSTILE_QUESTIONS = ("未闭合的反引号里的 SVG 和视频会被当成 HTML 吗？", "Markdown 图片和链接会被加载吗？",
+                     "代码块里的美元符号会打乱公式渲染吗？", "标题里的 HTML 会执行吗？")
+# Attributes that make a browser fetch, navigate or run something; a link's href is only
+# followed when clicked, and the payload's links are shown as links on purpose.
+OUTSIDE_REFERENCES = """() => {
+  const fetching = new Set(['src', 'srcset', 'poster', 'data', 'background', 'action', 'formaction',
+                            'xlink:href', 'style', 'href']);
+  const found = [];
+  for (const element of document.querySelectorAll('#chat *, #card-view *, #cards *')) {
+    for (const attribute of element.attributes) {
+      const name = attribute.name.toLowerCase();
+      if (name.startsWith('on')) found.push(element.tagName + ' ' + name);
+      if (fetching.has(name) && /evil\\.test/.test(attribute.value) && !(element.tagName === 'A' && name === 'href'))
+        found.push(element.tagName + ' ' + name + '=' + attribute.value);
+    }
+  }
+  return found;
+}"""
+
+
+def test_notes_uploaded_by_one_user_stay_inert_in_another_users_browser(auth_server, browser):
+    """alice uploads the payload suite; bob reads it everywhere it shows (a fresh page's card
+    list, the card view, chat answers, an interview's reference, his own message). Nothing
+    runs, no element points elsewhere, and no request leaves 127.0.0.1."""
+    url = auth_server.url
+    alice = open_page(browser, url, login=("alice", "alice-pw"))
+    upload(alice, [HOSTILE])
+    assert "已加入" in alice.locator("#upload-status").inner_text()
+    choose_topic(alice, "载荷 Payloads")  # the card list and its topics refresh when indexing is done
+    alice.wait_for_function("document.querySelector('#cards').innerText.includes('代码块里的美元符号')", timeout=60_000)
+    alice.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    requests, console = [], []
+    context.on("request", lambda request: requests.append(f"{request.url} ({request.resource_type})"))
+    bob = context.new_page()
+    bob.on("console", lambda message: console.append(message.text))
+    bob.goto(url, wait_until="domcontentloaded")
+    bob.locator("input[type='text']").fill("bob")
+    bob.locator("input[type='password']").fill("bob-pw")
+    bob.get_by_role("button", name="Login").click()
+    bob.wait_for_selector("#message textarea", timeout=60_000)
+    bob.get_by_role("tab", name="知识库 Knowledge").click()
+    # a newly opened page knows the notes as they are now: the uploaded topic is offered
+    choose_topic(bob, "载荷 Payloads")
+    bob.wait_for_function("document.querySelector('#cards').innerText.includes('代码块里的美元符号')", timeout=60_000)
+    for question in HOSTILE_QUESTIONS:  # searched one by one: a long table only renders what is in view
+        bob.locator("#search input, #search textarea").first.fill(question[:12])
+        bob.locator("#search input, #search textarea").first.press("Enter")
+        cell = bob.locator("#cards").get_by_text(question[:12]).filter(visible=True).first
+        cell.wait_for(timeout=30_000)
+        cell.click()
+        bob.wait_for_function("(q) => document.querySelector('#card-view').innerText.includes(q)",
+                              arg=question[:12], timeout=30_000)
+    shot(bob, "hostile-card-view")
+    bob.get_by_role("tab", name="对话 Chat").click()
+    for question in HOSTILE_QUESTIONS:
+        assert "来源 source: uploads/alice/hostile_notes.md" in send(bob, question)
+    send(bob, "<img src=http://evil.test/message.png> ![m](http://evil.test/message2.png) 什么是 MQA？")
+    assert "第 1/4 题" in send(bob, "/interview 载荷 Payloads 4")
+    assert "参考答案" in send(bob, "不知道")
+    bob.get_by_text("参考答案 reference").last.click()  # unfold the reference
+    bob.wait_for_timeout(1000)
+    shot(bob, "hostile-chat")
+
+    assert bob.evaluate("window.__pwned") is None
+    assert bob.evaluate(OUTSIDE_REFERENCES) == []
+    assert "evil.test" in bob.locator("#chat").inner_text()  # shown, as text
+    outside = [r for r in requests if not r.startswith(("http://127.0.0.1:", "data:", "blob:"))]
+    assert outside == []
+    assert not [line for line in console if "Content Security Policy" in line or "Refused to" in line]
+    context.close()
+
+
+def test_exports_reach_only_their_owner(auth_server, browser):
+    """The attempts CSV goes from alice's own event straight into her download; no file of
+    hers sits on any route. bob asking for the paths the old exports used gets nothing."""
+    secret = "alice 的独特答案 7f3a9c"
+    as_alice = ApiSession(auth_server.url, login=("alice", "alice-pw"))
+    assert as_alice.call("grade", ["为什么需要位置编码？", secret])["score"] >= 0
+    page = open_page(browser, auth_server.url, login=("alice", "alice-pw"))
+    open_progress(page)
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#export")
+    assert secret in Path(download.value.path()).read_text(encoding="utf-8-sig")
+    page.close()
+
+    # what the old exports left behind, at the old predictable place
+    old = auth_server.data / "exports" / "attempts-alice.csv"
+    old.parent.mkdir(exist_ok=True)
+    old.write_text(secret, encoding="utf-8")
+    as_bob = ApiSession(auth_server.url, login=("bob", "bob-pw"))
+    relative = os.path.relpath(old, ROOT)
+    for path in (str(old), relative, f"{relative.split('/')[0]}/../{relative}", "/" + str(old).lstrip("/"),
+                 f"{auth_server.files}/../{os.path.relpath(old, auth_server.files.parent)}"):
+        status, body = as_bob.get("gradio_api/file=" + urllib.parse.quote(path))
+        assert status != 200 and secret.encode() not in body, (path, status)
+    old.unlink()
+    # no copy of her answers anywhere a file route serves from
+    for folder in (auth_server.files, auth_server.data):
+        for file in folder.rglob("*"):
+            if file.is_file() and not file.name.startswith("progress.sqlite3"):
+                assert secret.encode() not in file.read_bytes(), file
+
+
+def test_one_users_burst_is_refused_not_queued_and_others_are_served(auth_server):
+    """alice fires six long grades at once: two run, the rest are refused at once (they would
+    hold workers others need); bob's question meanwhile is answered."""
+    long_answer = "位置编码让模型区分词序：自注意力本身对排列不变，正弦编码给每个位置一个确定的向量。" * 40
+    results, errors = [], []
+
+    def grade():
+        try:
+            results.append(ApiSession(auth_server.url, login=("alice", "alice-pw")).call(
+                "grade", ["为什么需要位置编码？", long_answer[:2000]]))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=grade) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    answer = ApiSession(auth_server.url, login=("bob", "bob-pw")).call("ask", ["什么是 RMSNorm？"])
+    for thread in threads:
+        thread.join(300)
+    assert not errors and answer["hits"]
+    refused = [r for r in results if "requests running" in r.get("error", "")]
+    graded = [r for r in results if "score" in r]
+    assert refused and graded and len(refused) + len(graded) == 6
+
+
+def test_repeated_failed_logins_back_off(auth_server):
+    session = ApiSession(auth_server.url)
+    for _ in range(5):
+        assert session.login("mallory", "guess")[0] == 400
+    status, body = session.login("alice", "alice-pw")  # right password, same address: it waits too
+    assert status == 400 and "Too many failed logins" in body
+    time.sleep(1.2)  # the first wait is one second
+    assert session.login("alice", "alice-pw")[0] == 200
+    assert session.login("alice", "alice-pw")[0] == 200  # the success cleared the address

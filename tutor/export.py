@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import io
 import re
 from pathlib import Path
 
@@ -30,14 +31,31 @@ NOTE_TYPE = genanki.Model(
 )
 
 
+# A cell starting with one of these is a formula to a spreadsheet program (=HYPERLINK(...)
+# in a heading would run in every exporting user's spreadsheet); such text cells get a
+# leading apostrophe, which spreadsheets read as "this is text" and do not show.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def attempts_csv_text(attempts: list[Attempt]) -> str:
+    """One row per attempt, text cells made safe to open in a spreadsheet, with a leading
+    byte-order mark so spreadsheet programs show Chinese correctly."""
+    stream = io.StringIO()
+    writer = csv.writer(stream)
+    writer.writerow(CSV_COLUMNS)
+    for a in attempts:
+        text = [spreadsheet_safe(value) for value in (a.user, a.card_id, a.topic, a.question, a.kind)]
+        writer.writerow([a.at.isoformat(timespec="seconds"), *text, "" if a.score is None else a.score,
+                         a.rating or "", spreadsheet_safe(a.answer)])
+    return "\ufeff" + stream.getvalue()
+
+
 def write_attempts_csv(attempts: list[Attempt], target: Path) -> Path:
-    """UTF-8 with a byte-order mark, so spreadsheet programs show Chinese correctly."""
-    with open(target, "w", encoding="utf-8-sig", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_COLUMNS)
-        for a in attempts:
-            writer.writerow([a.at.isoformat(timespec="seconds"), a.user, a.card_id, a.topic, a.question, a.kind,
-                             "" if a.score is None else a.score, a.rating or "", a.answer])
+    Path(target).write_text(attempts_csv_text(attempts), encoding="utf-8", newline="")
     return Path(target)
 
 

@@ -49,10 +49,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .lexical import is_chinese, terms
+from .limits import MAX_TEXT_CHARS
 from .notes import Card
 from .retrieval import Retriever, off_topic_vectors
 
-MAX_ANSWER_CHARS = 5000
 MIN_BASELINE_CHUNKS = 20
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _LATIN_CHAR = re.compile(r"[A-Za-z]")
@@ -138,7 +138,7 @@ class Grader:
         self._cache_lock = threading.Lock()
 
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
-        answer = (answer or "").strip()[:MAX_ANSWER_CHARS]
+        answer = (answer or "").strip()[:MAX_TEXT_CHARS]  # callers check; a direct caller is cut
         points = list(card.key_points) or [card.answer]
         # the answer's and the question's terms, segmented once for the copy check and the lexical share
         answer_terms = set(terms(answer))

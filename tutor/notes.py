@@ -148,7 +148,7 @@ def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
     document_title = _document_title(sections)
     cards: list[Card] = []
     skipped: list[Skipped] = []
-    seen_ids: set[str] = set()
+    seen_ids: dict[str, int] = {}
     for section in sections:
         raw_body = "\n".join(section.body).strip()
         if not raw_body:
@@ -327,13 +327,13 @@ def _metadata(body: str) -> tuple[int | None, tuple[str, ...]]:
     return difficulty, tags
 
 
-def _card_id(source: str, path: tuple[str, ...], question: str, seen: set[str]) -> str:
-    """Stable across edits of the answer and moves within the file, unique per file."""
+def _card_id(source: str, path: tuple[str, ...], question: str, seen: dict[str, int]) -> str:
+    """Stable across edits of the answer and moves within the file, unique per file.
+
+    Repeats of the same heading get -2, -3... in order; `seen` counts each id's uses so
+    a file of thousands of identical headings is still read in linear time.
+    """
     digest = hashlib.sha1("\x1f".join((source, *path, question)).encode()).hexdigest()[:12]
     card_id = f"{source}#{digest}"
-    suffix = 2
-    while card_id in seen:
-        card_id = f"{source}#{digest}-{suffix}"
-        suffix += 1
-    seen.add(card_id)
-    return card_id
+    uses = seen[card_id] = seen.get(card_id, 0) + 1
+    return card_id if uses == 1 else f"{card_id}-{uses}"

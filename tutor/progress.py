@@ -94,7 +94,7 @@ def check_user(user: str) -> str:
     name = (user or "").strip()
     if not name:
         raise ValueError("the user name is empty")
-    if len(name) > MAX_USER_CHARS or any(ord(ch) < 32 for ch in name):
+    if len(name) > MAX_USER_CHARS or any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in name):
         raise ValueError(f"the user name must be at most {MAX_USER_CHARS} printable characters")
     return name
 

@@ -2,36 +2,37 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import random
-import re
 import tempfile
 import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from .conversation import Conversation
 from .embeddings import TutorEmbeddings, load_embeddings
-from .export import write_anki_deck, write_attempts_csv
+from .errors import IndexNotReady, InputError
+from .export import attempts_csv_text, write_anki_deck, write_attempts_csv
 from .grading import GOOD, Grade, Grader
+from .indexing import Indexer, IndexingStatus, IngestReport
 from .interview import Interview
-from .notes import Card, Skipped, UnreadableNote, load_notes, parse_markdown, read_note
-from .progress import Attempt, ProgressError, ProgressReport, ProgressStore, check_user, utc
+from .limits import check_text
+from .notes import Card, UnreadableNote, parse_markdown, read_note
+from .progress import LOCAL_USER, Attempt, ProgressError, ProgressReport, ProgressStore, check_user, utc
 from .retrieval import Hit, RetrievalConfig, Retriever
 from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
 from .store import CardStore, open_chroma
 
-MAX_QUESTION_CHARS = 2000
+__all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "Tutor"]
+
 MAX_UPLOAD_BYTES = 1024 * 1024
+# ~3 chunks a card at ~10 chunks/s: an upload at the limit indexes in about five minutes
+MAX_CARDS_PER_UPLOAD = 1000
 UPLOAD_FOLDER = "uploads"
-
-
-class InputError(ValueError):
-    """The caller's input cannot be used (empty question, unknown card...)."""
 
 
 class GradeNotSaved(ProgressError):
@@ -40,25 +41,6 @@ class GradeNotSaved(ProgressError):
     def __init__(self, grade: Grade, problem: ProgressError) -> None:
         super().__init__(str(problem))
         self.grade = grade
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    files: int
-    cards: int
-    chunks: int
-    added: int
-    updated: int
-    removed: int
-    unchanged: int
-    skipped: int
-    seconds: float
-    skipped_details: list[Skipped] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["skipped_details"] = [asdict(s) for s in self.skipped_details]
-        return data
 
 
 @dataclass(frozen=True)
@@ -85,7 +67,7 @@ class Answer:
 
 
 class Tutor:
-    """Owns the embedding model, the store and a retriever over the current index."""
+    """Owns the embedding model, the index (see `Indexer`) and the progress store."""
 
     def __init__(
         self,
@@ -95,57 +77,51 @@ class Tutor:
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.embeddings = embeddings or load_embeddings(self.settings.embedding)
-        self.store = CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings)
         self.retrieval_config = retrieval or RetrievalConfig()
-        self._retriever: Retriever | None = None
+        lock_file = None if self.settings.chroma_url else Path(self.settings.data_dir) / "sync.lock"
+        self.index = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir, self.retrieval_config,
+                             lock_file)
         self._grader: Grader | None = None
         self._progress: ProgressStore | None = None
-        self.last_report: IngestReport | None = None
-        self._lock = threading.RLock()  # guards the retriever/grader references, held briefly
-        self._ingest_lock = threading.Lock()
+        self._lock = threading.RLock()  # guards the grader/progress references, held briefly
 
-    # ingest -------------------------------------------------------------------------
+    def _open_store(self) -> CardStore:
+        return CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings)
+
+    # index --------------------------------------------------------------------------
+    @property
+    def store(self) -> CardStore:
+        return self.index.store
+
+    @property
+    def last_report(self) -> IngestReport | None:
+        return self.index.last_report
+
     def ingest(
         self,
         knowledge_dir: Path | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IngestReport:
-        started = time.perf_counter()
-        folder = Path(knowledge_dir or self.settings.knowledge_dir)
-        # One ingest at a time, reading the folder inside the lock: a concurrent upload's
-        # file is then either seen by this sync or synced by the next one, never deleted.
-        # Questions keep being answered from the current retriever meanwhile; the next
-        # question after the sync builds a new one (the grader follows the retriever).
-        with self._ingest_lock:
-            notes = load_notes(folder)
-            counts = self.store.sync(notes.cards, on_progress=on_progress)
-            with self._lock:
-                self._retriever = None
-            self.last_report = self._report(notes, counts, started)
-            return self.last_report
+        """Sync the notes folder now, in this thread (the command line)."""
+        return self.index.ingest(knowledge_dir, on_progress)
 
-    def _report(self, notes, counts, started: float) -> "IngestReport":
-        return IngestReport(
-            files=notes.files,
-            cards=len(notes.cards),
-            chunks=counts.chunks,
-            added=counts.added,
-            updated=counts.updated,
-            removed=counts.removed,
-            unchanged=counts.unchanged,
-            skipped=len(notes.skipped),
-            seconds=round(time.perf_counter() - started, 3),
-            skipped_details=notes.skipped,
-        )
+    def start_indexing(self) -> bool:
+        """Sync the notes folder in the background (the web UI); see `indexing_status`."""
+        return self.index.start()
 
-    def add_note(self, file_name: str, source: Path) -> Path:
+    def indexing_status(self) -> IndexingStatus:
+        return self.index.status()
+
+    def add_note(self, file_name: str, source: Path, user: str = LOCAL_USER) -> Path:
         """Check an uploaded Markdown file and copy it into the notes folder.
 
         Rejected (InputError, nothing written): not .md, over 1 MiB, binary, not UTF-8,
-        or no heading with answer text under it. Uploads go to `uploads/` in the notes
-        folder; uploading a file of the same name again replaces it.
+        no heading with answer text under it, or more than MAX_CARDS_PER_UPLOAD cards.
+        Uploads go to `uploads/<user>/` in the notes folder, under a name that keeps
+        different names apart; the same user uploading the same name again replaces it.
+        The caller indexes (`start_indexing`).
         """
-        name = Path(file_name or "").name
+        name = Path(str(file_name or "")).name
         if Path(name).suffix.lower() not in (".md", ".markdown"):
             raise InputError(f"{name or 'file'}: only Markdown (.md) notes can be added")
         size = Path(source).stat().st_size
@@ -158,11 +134,13 @@ class Tutor:
         cards, _ = parse_markdown(text, name)
         if not cards:
             raise InputError(f"{name}: no question headings with answer text found")
-        folder = Path(self.settings.knowledge_dir) / UPLOAD_FOLDER
+        if len(cards) > MAX_CARDS_PER_UPLOAD:
+            raise InputError(f"{name}: {len(cards)} cards; one upload may add at most {MAX_CARDS_PER_UPLOAD} "
+                             "(split the file)")
+        folder = Path(self.settings.knowledge_dir) / UPLOAD_FOLDER / file_stem(_user(user))
         folder.mkdir(parents=True, exist_ok=True)
-        stem = re.sub(r"[^\w.\-]+", "_", Path(name).stem).strip("._") or "notes"
-        target = folder / f"{stem}.md"
-        target.write_text(text, encoding="utf-8")
+        target = folder / f"{file_stem(Path(name).stem)}.md"
+        _replace_atomically(target, lambda path: path.write_text(text, encoding="utf-8"))
         return target
 
     def is_empty(self) -> bool:
@@ -171,17 +149,11 @@ class Tutor:
     # retrieval ----------------------------------------------------------------------
     @property
     def retriever(self) -> Retriever:
-        with self._lock:
-            if self._retriever is not None:
-                return self._retriever
-        retriever = Retriever(self.store.snapshot(), self.embeddings, self.retrieval_config)
-        with self._lock:
-            if self._retriever is None:
-                self._retriever = retriever
-            return self._retriever
+        """The retriever over the last complete index (IndexNotReady before the first)."""
+        return self.index.retriever
 
     def ask(self, question: str, k: int = 3) -> Answer:
-        question = _clean_question(question)
+        question = check_text(question, "the question")
         if k < 1:
             raise InputError("k must be at least 1")
         return Answer(query=question, hits=self.retriever.search(question, k))
@@ -242,8 +214,10 @@ class Tutor:
 
     def grade(self, question: str, answer: str, user: str | None = None) -> Grade:
         """Grade against the closest card; with a `user`, record it as that user's attempt
-        (GradeNotSaved, carrying the grade, when that fails)."""
-        question = _clean_question(question)
+        (GradeNotSaved, carrying the grade, when that fails). An empty answer, or a
+        question no card matches, is an InputError and nothing is recorded."""
+        question = check_text(question, "the question")
+        answer = check_text(answer, "the answer")
         name = _user(user) if user is not None else None
         hits = self.retriever.search(question, k=1)
         if not hits:
@@ -251,7 +225,7 @@ class Tutor:
         grade = self.grader.grade(hits[0].card, answer, question=question)
         if name is not None:
             try:
-                self.progress.record(name, hits[0].card, grade.score, (answer or "").strip())
+                self.progress.record(name, hits[0].card, grade.score, answer)
             except ProgressError as problem:
                 raise GradeNotSaved(grade, problem) from None
         return grade
@@ -266,8 +240,11 @@ class Tutor:
 
     def _current_card_ids(self) -> set[str] | None:
         """The indexed cards' ids (cards since removed from the notes are not due any
-        more), or None = no filter when nothing is indexed."""
-        return None if self.is_empty() else {c.id for c in self.retriever.cards}
+        more), or None = no filter when nothing is indexed (yet)."""
+        try:
+            return {c.id for c in self.retriever.cards} or None
+        except IndexNotReady:
+            return None
 
     def progress_report(self, user: str, now: datetime | None = None) -> ProgressReport:
         return self.progress.report(_user(user), self._current_card_ids(), now)
@@ -291,21 +268,24 @@ class Tutor:
         schedule = self.progress.schedule(_user(user), set(cards))
         return [(cards[card_id], item) for card_id, item in schedule.items()]
 
-    @property
-    def exports_dir(self) -> Path:
-        """Where exports are written (the UI serves downloads from here)."""
-        return Path(self.settings.data_dir) / "exports"
+    def attempts_csv(self, user: str) -> str:
+        """The user's attempts as CSV text (the UI hands it to that user's browser only)."""
+        return attempts_csv_text(self.progress.attempts(_user(user)))
 
-    def export_attempts(self, user: str, target: Path | None = None) -> Path:
-        """The user's attempts as CSV (default: exports/attempts-<user>.csv, replaced)."""
-        name = _user(user)
-        default = self.exports_dir / ("attempts-" + re.sub(r"[^\w.-]+", "_", name) + ".csv")
-        return _replace_atomically(target or default, lambda path: write_attempts_csv(self.progress.attempts(name), path))
+    def export_attempts(self, user: str, target: Path) -> Path:
+        """The user's attempts as a CSV file (replaced atomically)."""
+        attempts = self.progress.attempts(_user(user))
+        return _replace_atomically(target, lambda path: write_attempts_csv(attempts, path))
 
     def export_anki(self, target: Path | None = None) -> Path:
-        """Every indexed card as an Anki deck (default: exports/interview-tutor.apkg, replaced)."""
-        default = self.exports_dir / "interview-tutor.apkg"
-        return _replace_atomically(target or default, lambda path: write_anki_deck(list(self.retriever.cards), path))
+        """Every indexed card as an Anki deck. The cards are shared by all users, so the
+        default file (in a private temporary folder of this process) is too."""
+        if target is None:
+            with self._lock:
+                if getattr(self, "_deck_folder", None) is None:
+                    self._deck_folder = Path(tempfile.mkdtemp(prefix="tutor-deck-"))
+            target = self._deck_folder / "interview-tutor.apkg"
+        return _replace_atomically(target, lambda path: write_anki_deck(list(self.retriever.cards), path))
 
 
 def _replace_atomically(target: Path, write: Callable[[Path], Path]) -> Path:
@@ -330,8 +310,14 @@ def _user(user: str) -> str:
         raise InputError(str(error)) from None
 
 
-def _clean_question(question: str) -> str:
-    question = (question or "").strip()
-    if not question:
-        raise InputError("the question is empty")
-    return question[:MAX_QUESTION_CHARS]
+def file_stem(name: str) -> str:
+    """A file or folder name that keeps different names apart ("a b" and "a_b" stay two
+    files): letters, digits, `_`, `-` and inner dots as they are, everything else as %XX;
+    never hidden, never a path; very long names end in a hash of the whole name."""
+    encoded = "".join(
+        ch if (ch.isalnum() or ch in "_-" or (ch == "." and i > 0)) else "".join(f"%{b:02X}" for b in ch.encode())
+        for i, ch in enumerate(name)
+    ) or "notes"
+    if len(encoded) > 120:
+        encoded = encoded[:100] + "-" + hashlib.sha1(name.encode("utf-8", "replace")).hexdigest()[:12]
+    return encoded

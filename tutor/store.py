@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 from urllib.parse import urlparse
@@ -31,6 +32,7 @@ CHUNK_CHARS = 360
 CHUNK_OVERLAP = 60
 WRITE_BATCH_CHUNKS = 32
 READ_PAGE = 1000
+VERSION_KEY = "index_version"
 
 _splitter = RecursiveCharacterTextSplitter(
     chunk_size=CHUNK_CHARS,
@@ -128,9 +130,16 @@ def open_chroma(data_dir, chroma_url: str | None = None):
 
 
 class CardStore:
-    """The Chroma collection of one embedding model."""
+    """The Chroma collection of one embedding model.
+
+    The collection's metadata carries an `index_version`, a fresh token written after every
+    sync that completed and changed something: a tutor in another process (or on another
+    machine sharing a Chroma server) compares it with the version it serves to notice the
+    index changed, and a collection without one was never completely indexed.
+    """
 
     def __init__(self, client, embeddings: TutorEmbeddings) -> None:
+        self.client = client
         self.embeddings = embeddings
         name = collection_name(embeddings.model_id)
         try:
@@ -148,8 +157,28 @@ class CardStore:
                 f"collection {name} holds vectors of {stored_model!r}, not {embeddings.model_id!r}"
             )
 
+    def close(self) -> None:
+        """Release the client (the last client of an embedded store stops its cache)."""
+        close = getattr(self.client, "close", None)
+        if close:
+            close()
+
     def count_chunks(self) -> int:
         return self.collection.count()
+
+    def version(self) -> str | None:
+        """The version written by the last completed sync (read afresh: cheap, one small
+        metadata row); None if no sync has completed."""
+        try:
+            metadata = self.client.get_collection(self.collection.name).metadata or {}
+        except Exception as error:  # chromadb raises several kinds here
+            raise StoreError(f"cannot read the index version of {self.collection.name}: {error}") from error
+        return metadata.get(VERSION_KEY)
+
+    def _mark_synced(self) -> None:
+        metadata = dict(self.client.get_collection(self.collection.name).metadata or {})
+        metadata[VERSION_KEY] = uuid.uuid4().hex
+        self.collection.modify(metadata=metadata)
 
     def _existing(self) -> dict[str, dict]:
         existing: dict[str, dict] = {}
@@ -236,6 +265,8 @@ class CardStore:
             done += self._write(batch)
             if on_progress:
                 on_progress(done, pending)
+        if to_write or stale or metadata_only or self.version() is None:
+            self._mark_synced()
         return SyncCounts(added=added, updated=updated, removed=removed, unchanged=unchanged, chunks=total_chunks)
 
     def _metadata(self, card: Card, digest: str, index: int, count: int) -> dict:

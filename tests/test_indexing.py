@@ -1,0 +1,141 @@
+"""Indexing never blocks serving: background syncs, the previous index meanwhile, other
+processes' changes noticed. Real embedded Chroma; a slow deterministic embedder stands in
+for the model where the test needs to hold a sync in the middle."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tutor.embeddings import TutorEmbeddings
+from tutor.errors import IndexNotReady
+
+from .conftest import ROOT, make_tutor
+
+NOTE = """# 笔记
+
+## Attention
+
+### 为什么 Attention 要除以根号 d_k？
+点积的方差随维度 d_k 增大，softmax 会饱和、梯度变小；除以根号 d_k 把方差拉回 1。
+
+### 什么是多头注意力？
+把 Q、K、V 投影到多个子空间分别计算注意力再拼接，让不同的头关注不同的关系。
+"""
+EXTRA = """# 新笔记
+
+## Decoding
+
+### 什么是 top-p 采样？
+按概率从大到小累加，取累计概率刚超过 p 的最小词集合，在其中重新归一化后采样。
+"""
+
+
+class GatedEmbeddings(TutorEmbeddings):
+    """Deterministic vectors from a hash of the text; passages wait while `gate` is closed,
+    so a test can hold a sync in the middle."""
+
+    model_id = "test:gated-hash-32"
+    dimension = 32
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def passages(self, texts):
+        assert self.gate.wait(30), "the test never opened the gate"  # waits outside the model gate
+        return super().passages(texts)
+
+    def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest(), dtype=np.uint8)[:32].astype(np.float32) - 127
+                for t in texts]
+        vectors = np.vstack(rows)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def gated(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text(NOTE, encoding="utf-8")
+    embeddings = GatedEmbeddings()
+    return make_tutor(notes, tmp_path / "data", embeddings), embeddings, notes
+
+
+def test_first_index_runs_in_the_background_and_questions_wait_for_it(gated):
+    tutor, embeddings, _ = gated
+    embeddings.gate.clear()
+    assert tutor.start_indexing()
+    status = tutor.indexing_status()
+    assert status.running and not status.ready
+    with pytest.raises(IndexNotReady, match="being indexed"):
+        tutor.ask("为什么要除以根号 d_k？")
+    embeddings.gate.set()
+    assert tutor.index.wait(30)
+    status = tutor.indexing_status()
+    assert status.ready and not status.running and status.report.added == 2
+    assert len(tutor.retriever.cards) == 2
+
+
+def test_a_resync_serves_the_previous_index_until_the_new_one_is_built(gated):
+    tutor, embeddings, notes = gated
+    tutor.start_indexing()
+    assert tutor.index.wait(30)
+    before = tutor.retriever
+    (notes / "b.md").write_text(EXTRA, encoding="utf-8")
+    embeddings.gate.clear()
+    tutor.start_indexing()
+    tutor.start_indexing()  # asked again while running: runs once more afterwards, not twice at once
+    deadline = time.monotonic() + 10
+    while tutor.indexing_status().total == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = tutor.indexing_status()
+    assert status.running and status.ready and status.total > 0 and status.done < status.total
+    assert tutor.retriever is before and len(tutor.retriever.cards) == 2  # still answering, from the old index
+    embeddings.gate.set()
+    assert tutor.index.wait(30)
+    assert {c.question for c in tutor.retriever.cards} >= {"什么是 top-p 采样？", "什么是多头注意力？"}
+
+
+def test_a_failed_sync_is_reported_and_serving_goes_on(gated):
+    tutor, _, notes = gated
+    tutor.start_indexing()
+    assert tutor.index.wait(30)
+    (notes / "a.md").rename(notes.parent / "moved.md")
+    notes.rmdir()
+    tutor.start_indexing()
+    assert tutor.index.wait(30)
+    status = tutor.indexing_status()
+    assert "notes folder not found" in status.error and status.ready
+    assert len(tutor.retriever.cards) == 2
+
+
+def test_another_process_changing_the_index_is_noticed(tmp_path, e5):
+    """A command-line ingest into the same data folder: the serving tutor sees the new card
+    after its next version check, without a restart (embedded Chroma caches what it read)."""
+    notes, data = tmp_path / "notes", tmp_path / "data"
+    notes.mkdir()
+    (notes / "a.md").write_text(NOTE, encoding="utf-8")
+    serving = make_tutor(notes, data, e5)
+    serving.ingest()
+    assert all(hit.card.question != "什么是 top-p 采样？" for hit in serving.ask("top-p 采样是怎么做的？").hits)
+    (notes / "b.md").write_text(EXTRA, encoding="utf-8")
+    env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_KNOWLEDGE_DIR": str(notes)}
+    env.pop("TUTOR_CHROMA_URL", None)
+    result = subprocess.run([sys.executable, "-m", "tutor", "ingest", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(c.question == "什么是 top-p 采样？" for c in serving.retriever.cards):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the serving tutor never saw the other process's new card")
+    assert serving.ask("top-p 采样是怎么做的？").hits[0].card.question == "什么是 top-p 采样？"

@@ -1,0 +1,1 @@
+"""The web UI's pieces that need no Gradio: rendering (render.py) and HTTP middleware (server.py)."""

@@ -1,0 +1,224 @@
+"""Safe HTML for everything the web UI shows: notes, messages, grades, summaries.
+
+Notes are shared by every user of a server and messages come from anyone, so their text
+is untrusted. It is parsed with markdown-it (raw HTML off: HTML in a note is shown as
+text) and rendered by rules that keep the result inert whatever renders it next:
+- every text node is escaped, and the Markdown punctuation in it (and what would make a
+  bare URL a link) is written as character references, which no Markdown parser reads
+  as syntax;
+- images become links: an offline tool fetches nothing from other hosts; links open in a
+  new tab without referrer (markdown-it already refuses javascript:, data: and file:);
+- $...$ / $$...$$ math stays text for the page's KaTeX; every other `$` is a reference in
+  an element of its own, so the page's LaTeX scan only pairs the math emitted here;
+- the output has no blank line: Gradio's Markdown layer passes an HTML block through
+  untouched until a blank line, so each fragment stays one block.
+"""
+from __future__ import annotations
+
+import re
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from ..conversation import NOT_COVERED, Reply
+from ..grading import Grade
+from ..interview import Summary
+from ..notes import Card
+
+# `:` and `@` too: a Markdown layer that links bare URLs and e-mail addresses finds none
+_SYNTAX = "&<>\"'`*_[]!\\~|#:@"
+_TEXT = str.maketrans({ch: f"&#{ord(ch)};" for ch in _SYNTAX} | {"$": "<span>&#36;</span>"})
+_WWW = re.compile(r"(www)\.", re.I)
+_CODE = str.maketrans({ch: f"&#{ord(ch)};" for ch in _SYNTAX + "$"} | {"\n": "&#10;"})
+_MATH = str.maketrans({ch: f"&#{ord(ch)};" for ch in _SYNTAX + "$"} | {"\n": " "})
+_ATTRIBUTE = str.maketrans({ch: f"&#{ord(ch)};" for ch in "&<>\"'`$"})  # opaque to Markdown already
+_LANGUAGE = re.compile(r"[\w+-]{1,30}")
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/|\./|\.\./|[\w\-./%]+$)", re.I)
+
+
+def escape(text: str) -> str:
+    """Plain text (names, topics, errors) as inert HTML."""
+    return _WWW.sub(r"\1&#46;", str(text).translate(_TEXT))
+
+
+def _attribute(value: str) -> str:
+    return str(value).translate(_ATTRIBUTE)
+
+
+class _InertRenderer(RendererHTML):
+    def renderAttrs(self, token) -> str:  # noqa: N802 (markdown-it's name)
+        return "".join(f' {name}="{_attribute(value)}"' for name, value in (token.attrs or {}).items())
+
+    def text(self, tokens, idx, options, env) -> str:
+        return escape(tokens[idx].content)
+
+    def html_inline(self, tokens, idx, options, env) -> str:  # unreachable with html off; kept inert anyway
+        return escape(tokens[idx].content)
+
+    html_block = html_inline
+
+    def code_inline(self, tokens, idx, options, env) -> str:
+        return f"<code>{tokens[idx].content.translate(_CODE)}</code>"
+
+    def fence(self, tokens, idx, options, env) -> str:
+        token = tokens[idx]
+        language = token.info.strip().split(" ")[0] if token.info else ""
+        css = f' class="language-{language}"' if _LANGUAGE.fullmatch(language) else ""
+        return f"<pre><code{css}>{token.content.translate(_CODE)}</code></pre>\n"
+
+    def code_block(self, tokens, idx, options, env) -> str:
+        return f"<pre><code>{tokens[idx].content.translate(_CODE)}</code></pre>\n"
+
+    def softbreak(self, tokens, idx, options, env) -> str:
+        return " " if env.get("inline") else "\n"
+
+    def image(self, tokens, idx, options, env) -> str:
+        token = tokens[idx]
+        alt = escape("".join(child.content for child in token.children or []) or "image")
+        source = str(token.attrGet("src") or "")
+        if re.match(r"https?://", source, re.I):  # shown as a link, never fetched by the page
+            return f'<a href="{_attribute(source)}" target="_blank" rel="noopener noreferrer nofollow">🖼 {alt}</a>'
+        return f"<span>🖼 {alt}</span>"
+
+    def link_open(self, tokens, idx, options, env) -> str:
+        href = str(tokens[idx].attrGet("href") or "")
+        if not _SAFE_LINK.match(href):
+            return "<span>"
+        env.setdefault("links", []).append(True)
+        return f'<a href="{_attribute(href)}" target="_blank" rel="noopener noreferrer nofollow">'
+
+    def link_close(self, tokens, idx, options, env) -> str:
+        return "</a>" if env.get("links") and env["links"].pop() else "</span>"
+
+    def heading_open(self, tokens, idx, options, env) -> str:
+        return "<h4>"  # a heading inside an answer must not outshout the card's question
+
+    def heading_close(self, tokens, idx, options, env) -> str:
+        return "</h4>\n"
+
+    def math_inline(self, tokens, idx, options, env) -> str:
+        return f"${tokens[idx].content.translate(_MATH)}$"
+
+    def math_inline_double(self, tokens, idx, options, env) -> str:
+        return f"$${tokens[idx].content.translate(_MATH)}$$"
+
+    def math_block(self, tokens, idx, options, env) -> str:
+        return f"<div class=\"math\">$${tokens[idx].content.translate(_MATH)}$$</div>\n"
+
+    math_block_label = math_block
+
+
+def _markdown() -> MarkdownIt:
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False},
+                        renderer_cls=_InertRenderer)
+    parser.enable(["table", "strikethrough"])
+    parser.use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True)
+    renderer = parser.renderer  # the plugin installs its own math rules: ours go back on top
+    for name in ("math_inline", "math_inline_double", "math_block", "math_block_label"):
+        renderer.rules[name] = getattr(renderer, name)
+    return parser
+
+
+_PARSER = _markdown()
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def markdown_html(text: str) -> str:
+    """Untrusted Markdown (an answer, a message) as one inert HTML block."""
+    rendered = _PARSER.render(str(text or ""), {"inline": False})
+    return '<div class="md">' + _BLANK_LINES.sub("\n", rendered).strip() + "</div>"
+
+
+def inline_html(text: str) -> str:
+    """Untrusted one-line Markdown (a question, a key point) as inert inline HTML."""
+    return _BLANK_LINES.sub(" ", _PARSER.renderInline(str(text or ""), {"inline": True})).strip()
+
+
+# messages ------------------------------------------------------------------------------
+# Each message is one <div> without blank lines (see the module doc); the parts below are
+# joined with single newlines.
+def message(*parts: str) -> str:
+    return '<div class="msg">' + "\n".join(p for p in parts if p) + "</div>"
+
+
+def paragraph(text: str) -> str:
+    """One paragraph of our own plain text (escaped: it may quote the user)."""
+    return f"<p>{escape(text)}</p>"
+
+
+def error(text: str) -> str:
+    return f"<p>⚠ {escape(text)}</p>"
+
+
+def source_line(card: Card) -> str:
+    path = " > ".join(card.path)
+    where = f"<code>{escape(card.source)}:{card.line}</code>"
+    return f"<p><sub>来源 source: {where}{' · ' + escape(path) if path else ''}</sub></p>"
+
+
+def reply_html(reply: Reply) -> str:
+    """A chat answer: the best card open, the others folded, or "not in my notes"."""
+    if reply.kind == "not-covered":
+        parts = [paragraph(NOT_COVERED)]
+        if reply.related:
+            parts.append(paragraph("笔记里最接近的主题 (nearest topics in the notes)："))
+            items = "".join(f"<li><strong>{escape(c.topic)}</strong>：{inline_html(c.question)}</li>" for c in reply.related)
+            parts.append(f"<ul>{items}</ul>")
+        return message(*parts)
+    parts = []
+    for rank, hit in enumerate(reply.hits, start=1):
+        card = hit.card
+        body = markdown_html(card.answer) + "\n" + source_line(card)
+        if rank == 1:
+            parts.append(f"<h3>{inline_html(card.question)}</h3>\n{body}")
+        else:  # the best match is open; the others wait behind their question
+            parts.append(f"<details><summary>另见 see also：{inline_html(card.question)}</summary>\n{body}\n</details>")
+    if reply.kind == "expand" and reply.related:
+        related = "；".join(inline_html(c.question) for c in reply.related)
+        parts.append(f"<p><strong>相关问题 related:</strong> {related}</p>")
+    return message(*parts)
+
+
+def grade_html(grade: Grade, not_saved: str | None = None) -> str:
+    parts = [f"<p><strong>得分 score: {grade.score}/100 · {escape(grade.verdict)}</strong></p>"]
+    if grade.covered:
+        items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.covered)
+        parts.append(f"<p>✓ 答到的要点 covered:</p>\n<ul>{items}</ul>")
+    if grade.missed:
+        items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.missed)
+        parts.append(f"<p>✗ 遗漏的要点 missed:</p>\n<ul>{items}</ul>")
+    parts.append(f"<details><summary>参考答案 reference ({escape(grade.source)})</summary>\n"
+                 f"{markdown_html(grade.reference)}\n</details>")
+    if not_saved:
+        parts.append(paragraph(f"⚠ 这次作答没有保存到进度 not saved to your progress: {not_saved}"))
+    return "\n".join(parts)
+
+
+def prompt_html(number: int, total: int, topic: str, prompt: str, follow_up: bool) -> str:
+    if follow_up:
+        return f"<p>↪ {inline_html(prompt)}</p>"
+    return f"<p>▶ <strong>第 {number}/{total} 题</strong> · {escape(topic)}</p>\n<p>{inline_html(prompt)}</p>"
+
+
+def summary_html(summary: Summary) -> str:
+    average = f"{summary.average:.0f}" if summary.average is not None else "—"
+    rows = "".join(
+        f"<tr><td>{r.number}</td><td>{inline_html(r.question)}</td>"
+        f"<td>{r.score if r.score is not None else '—'}</td><td>{escape(r.verdict)}</td></tr>"
+        for r in summary.rows
+    )
+    parts = ["<h3>面试结束 · Interview summary</h3>",
+             f"<p>平均分 average <strong>{average}</strong>/100 · 作答 answered {summary.answered} · "
+             f"跳过 skipped {summary.skipped}</p>",
+             f"<table><thead><tr><th>#</th><th>问题</th><th>得分</th><th>评价</th></tr></thead><tbody>{rows}</tbody></table>"]
+    if summary.by_topic:
+        topics = "；".join(f"{escape(t)} {s:.0f}" for t, s in summary.by_topic.items())
+        parts.append(f"<p>按主题 by topic：{topics}</p>")
+    return "\n".join(parts)
+
+
+def card_html(card: Card) -> str:
+    points = "".join(f"<li>{inline_html(p)}</li>" for p in card.key_points)
+    return message(f"<h3>{inline_html(card.question)}</h3>", markdown_html(card.answer),
+                   f"<p><strong>要点 key points</strong></p>\n<ul>{points}</ul>", source_line(card))
