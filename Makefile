@@ -2,16 +2,18 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstall only when a requirements file changes.
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# Reinstall only when a requirements or project file changes.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup browser run test bench eval
+.PHONY: setup browser run test check bench eval
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# the package itself, editable: `tutor` on the PATH of the venv, no sys.path tricks
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
@@ -25,8 +27,15 @@ browser:
 run: setup
 	$(BIN)/python app.py
 
+# everything: lint, unit, integration (real model and Chroma), end to end (the browser)
 test: setup browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# the working loop: lint and the fast tier (no model, seconds)
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/unit -q
 
 bench: setup
 	$(BIN)/python bench/bench.py

@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tutor.evaluation import load_queries  # noqa: E402
-from tutor.notes import parse_markdown  # noqa: E402
-from tutor.service import Tutor  # noqa: E402
-from tutor.settings import Settings  # noqa: E402
+from tutor.evaluation import load_queries
+from tutor.notes import parse_markdown
+from tutor.service import Tutor
+from tutor.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
 ANSWER_200 = (
@@ -47,7 +44,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = dataclasses.replace(Settings.from_env(), embedding=args.embedding, data_dir=Path(data_dir), chroma_url=None)
+        settings = dataclasses.replace(Settings.from_env(), embedding=args.embedding, data_dir=Path(data_dir),
+                                       chroma_url=None)
         started = time.perf_counter()
         tutor = Tutor(settings)
         print(f"model {tutor.embeddings.model_id} loaded in {time.perf_counter() - started:.2f}s")

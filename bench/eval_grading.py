@@ -10,13 +10,10 @@ answer kind and per human grade.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tutor.evaluation import evaluate_grading, load_graded_answers  # noqa: E402
-from tutor.service import Tutor  # noqa: E402
+from tutor.evaluation import evaluate_grading, load_graded_answers
+from tutor.service import Tutor
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -37,7 +34,8 @@ def main() -> None:
             print(f"{subset:8s}{f['n']:5d}{f['ours']['spearman']:10.3f}{f['ours']['pearson']:10.3f}"
                   f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}")
         print("our mean score by answer kind: " + ", ".join(f"{k} {v}" for k, v in result["mean score by kind"].items()))
-        print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in result["mean score by human grade"].items()))
+        by_grade = result["mean score by human grade"]
+        print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in by_grade.items()))
 
 
 if __name__ == "__main__":

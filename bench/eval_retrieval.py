@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tutor.evaluation import check_labels, evaluate_retrieval, load_queries  # noqa: E402
-from tutor.service import Tutor  # noqa: E402
-from tutor.settings import Settings  # noqa: E402
+from tutor.evaluation import check_labels, evaluate_retrieval, load_queries
+from tutor.service import Tutor
+from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
 

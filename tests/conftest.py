@@ -1,4 +1,10 @@
-"""Shared fixtures: the real model, real Chroma (embedded and a real server), small notes."""
+"""Shared fixtures: the real model, real Chroma (embedded and a real server), small notes.
+
+The suite has three tiers, one folder each, marked by folder (`pytest -m unit` ...):
+- unit: no model, seconds (a deterministic hash embedder where vectors are needed);
+- integration: the real e5 model, real Chroma (embedded and a server), the CLI;
+- e2e: the app in a real browser.
+"""
 from __future__ import annotations
 
 import os
@@ -15,15 +21,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
 SEED = KNOWLEDGE / "llm_interview_notes.md"
+HOSTILE_NOTES = ROOT / "tests" / "data" / "hostile_notes.md"  # the payload suite
 # A small but varied slice of the shipped notes: the seed plus three team files.
 SMALL_SLICE = ("llm_interview_notes.md", "attention.md", "normalization.md", "inference.md")
-
-sys.path.insert(0, str(ROOT))
 
 from tutor.embeddings import load_embeddings  # noqa: E402
 from tutor.service import Tutor  # noqa: E402
 from tutor.settings import Settings  # noqa: E402
 from tutor.store import open_chroma  # noqa: E402
+
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +74,7 @@ def chroma_server(tmp_path_factory):
                 break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"chroma run exited: {(data / 'server.log').read_text()}")
+                raise RuntimeError(f"chroma run exited: {(data / 'server.log').read_text()}") from None
             time.sleep(0.3)
     else:
         process.kill()

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .conversation import NOT_COVERED
-from .embeddings import EmbeddingError
 from .errors import TutorError
 from .limits import check_text, printable
-from .notes import NotesError
-from .progress import ProgressError, check_user
-from .settings import ENVIRONMENT, Settings, SettingsError
-from .store import StoreError
+from .progress import check_user
+from .settings import ENVIRONMENT, Settings
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -25,27 +23,32 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tutor",
-        description="Offline interview tutor: index Markdown notes, answer questions from them, grade answers.",
+        prog="tutor",
+        description="Offline interview tutor: index Markdown notes, answer questions from them, grade answers. "
+                    "(`tutor` and `python -m tutor` are the same command.)",
         epilog="Settings (environment): "
         + "; ".join(f"{name}: {text}" for name, text in ENVIRONMENT.items()),
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, with timings, on stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="index the notes folder (incremental)")
-    ingest.add_argument("--knowledge", type=Path, metavar="DIR", help="notes folder (default: TUTOR_KNOWLEDGE_DIR or knowledge/)")
+    ingest.add_argument("--knowledge", type=Path, metavar="DIR",
+                        help="notes folder (default: TUTOR_KNOWLEDGE_DIR or knowledge/)")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     ask = commands.add_parser("ask", help="answer a question from the notes")
-    ask.add_argument("question", nargs="?", help="the question")
-    ask.add_argument("--batch", type=Path, metavar="FILE", help="a file with one question per line")
-    ask.add_argument("-k", type=int, default=3, metavar="N", help="at most N cards per question (default 3)")
+    asked = ask.add_mutually_exclusive_group(required=True)
+    asked.add_argument("question", nargs="?", help="the question")
+    asked.add_argument("--batch", type=Path, metavar="FILE", help="a file with one question per line")
+    ask.add_argument("-k", type=_at_least_one, default=3, metavar="N", help="at most N cards per question (default 3)")
     ask.add_argument("--json", action="store_true", help="print JSON (one object per line with --batch)")
 
     grade = commands.add_parser("grade", help="grade an answer against the closest card")
-    grade.add_argument("--question", help="the interview question")
+    graded = grade.add_mutually_exclusive_group(required=True)
+    graded.add_argument("--question", help="the interview question (with --answer)")
+    graded.add_argument("--batch", type=Path, metavar="FILE", help='JSON lines: {"question": ..., "answer": ...}')
     grade.add_argument("--answer", help="the learner's answer")
-    grade.add_argument("--batch", type=Path, metavar="FILE", help='JSON lines: {"question": ..., "answer": ...}')
     grade.add_argument("--user", metavar="U", help="record the attempt(s) in U's progress")
     grade.add_argument("--json", action="store_true", help="print JSON (one object per line with --batch)")
 
@@ -60,6 +63,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _usage_errors(parser: argparse.ArgumentParser, args) -> None:
+    """What argparse's groups cannot say; reported like argparse's own (usage, exit 2)."""
+    if args.command == "grade" and (args.question is None) != (args.answer is None):
+        parser.error("give --question and --answer together, or --batch FILE")
+    if args.command == "export" and not (args.csv or args.anki):
+        parser.error("give --csv FILE and/or --anki FILE")
+    if args.command == "export" and args.csv and args.user is None:
+        parser.error("--csv needs --user U")
+
+
+def _check_input(args) -> None:
+    """The given text and files themselves; problems are one-line errors (exit 1)."""
+    if getattr(args, "question", None) is not None:
+        args.question = check_text(args.question, "the question")
+    if getattr(args, "answer", None) is not None:
+        args.answer = check_text(args.answer, "the answer")
+    if getattr(args, "user", None) is not None:
+        try:
+            args.user = check_user(args.user)
+        except ValueError as error:
+            raise CommandError(f"--user: {error}") from None
+    if getattr(args, "batch", None) is not None and not args.batch.is_file():
+        raise CommandError(f"batch file not found: {args.batch}")
+
+
 def main(argv: list[str] | None = None) -> int:
     # Text that came in undecodable (file names, arguments) is echoed escaped, never a crash.
     for stream in (sys.stdout, sys.stderr):
@@ -67,19 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
+    _usage_errors(parser, args)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
-        if args.command == "ask":
-            _check_ask_arguments(args)
-        if args.command == "grade":
-            _check_grade_arguments(args)
-        if getattr(args, "user", None) is not None:
-            _check_user_argument(args)
-        if args.command == "export" and not (args.csv or args.anki):
-            raise CommandError("give --csv FILE and/or --anki FILE")
-        if args.command == "export" and args.csv and args.user is None:
-            raise CommandError("--csv needs --user U")
+        _check_input(args)
         return COMMANDS[args.command](args)
-    except (CommandError, TutorError, NotesError, StoreError, EmbeddingError, SettingsError, ProgressError) as error:
+    except (CommandError, TutorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -144,48 +172,11 @@ def _ensure_index(tutor) -> None:
         print(f"indexed {report.cards} cards", file=sys.stderr)
 
 
-def _check_ask_arguments(args) -> None:
-    if args.k < 1:
-        raise CommandError("-k must be at least 1")
-    if args.batch is None and args.question is None:
-        raise CommandError("give a question, or --batch FILE")
-    if args.batch is not None and args.question is not None:
-        raise CommandError("give either a question or --batch FILE, not both")
-    if args.question is not None:
-        args.question = check_text(args.question, "the question")
-    if args.batch is not None:
-        _check_readable(args.batch)
-
-
-def _check_grade_arguments(args) -> None:
-    if args.batch is not None:
-        if args.question is not None or args.answer is not None:
-            raise CommandError("give either --question/--answer or --batch FILE, not both")
-        _check_readable(args.batch)
-        return
-    if args.question is None or args.answer is None:
-        raise CommandError("give --question and --answer, or --batch FILE")
-    args.question = check_text(args.question, "the question")
-    args.answer = check_text(args.answer, "the answer")
-
-
-def _check_user_argument(args) -> None:
-    try:
-        args.user = check_user(args.user)
-    except ValueError as error:
-        raise CommandError(f"--user: {error}") from None
-
-
-def _check_readable(path: Path) -> None:
-    if not path.is_file():
-        raise CommandError(f"batch file not found: {path}")
-
-
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-empty lines; bytes that are not UTF-8 stay in their line as lone surrogates,
+    so that line alone is refused (as "not valid text") and the others still run."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise CommandError(f"batch file is not UTF-8 text: {path}") from None
+        text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
     except OSError as error:
         raise CommandError(f"cannot read {path}: {error.strerror or error}") from None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -224,7 +215,7 @@ def _print_answer(answer, batch: bool) -> None:
     for rank, hit in enumerate(answer.hits, start=1):
         card = hit.card
         path = " > ".join(card.path)
-        print(f"[{rank}] {card.question}  ({path}; {card.source}:{card.line}; score {hit.score:.3f})")
+        print(f"[{rank}] {card.question}  ({path}; {card.location}; score {hit.score:.3f})")
         print("    " + card.answer.replace("\n", "\n    "))
     if batch:
         print()
@@ -243,7 +234,7 @@ def run_grade(args) -> int:
 
     tutor = _tutor()
     if args.user is not None:
-        tutor.progress  # a damaged or foreign progress file stops here, before any grading
+        _ = tutor.progress  # a damaged or foreign progress file stops here, before any grading
     _ensure_index(tutor)
     if args.batch:
         items = _grade_items(args.batch)
@@ -290,7 +281,7 @@ def _grade_items(path: Path):
         except json.JSONDecodeError as error:
             yield number, None, f"line {number}: not JSON ({error.msg})"
             continue
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answer"), str):
+        if not isinstance(item, dict) or not all(isinstance(item.get(key), str) for key in ("question", "answer")):
             yield number, None, f'line {number}: expected {{"question": "...", "answer": "..."}}'
             continue
         if not item["answer"].strip():
@@ -311,13 +302,13 @@ def _print_grade(grade) -> None:
 
 def run_progress(args) -> int:
     tutor = _tutor()
-    report = tutor.progress_report(args.user)
+    report = tutor.learner(args.user).report()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return EXIT_OK
     print(f"{report.user}: {report.attempts} attempts, {report.due} cards due now")
     if not report.topics:
-        print("  nothing practised yet: `python -m tutor grade --user U ...` or a mock interview in the UI")
+        print("  nothing practised yet: `tutor grade --user U ...` or a mock interview in the UI")
     for topic in report.topics:  # weakest first
         print(f"  {topic.mastery * 100:5.1f}%  {topic.topic}  ({topic.attempts} attempts)")
     return EXIT_OK
@@ -329,7 +320,7 @@ def run_export(args) -> int:
         if not target.parent.is_dir():
             raise CommandError(f"folder not found: {target.parent}")
     if args.csv:
-        tutor.export_attempts(args.user, args.csv)
+        tutor.learner(args.user).export_attempts(args.csv)
         print(f"wrote {args.csv}")
     if args.anki:
         _ensure_index(tutor)

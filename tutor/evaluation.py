@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import jieba
+import numpy as np
+from scipy import stats
 
 from .notes import Card
 from .retrieval import Retriever
@@ -90,7 +90,7 @@ def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -
     for query, vector in zip(queries, vectors):
         hits = retriever.search_vector(query.text, vector, k)
         ours.append([card_key(hit.card) for hit in hits])
-        dense = retriever.card_dense_scores(vector)
+        dense = retriever.index.card_scores(vector)
         order = np.argsort(-dense)
         dense_only.append([keys[i] for i in order[:k]])
         best_dense.append(float(dense[order[0]]))
@@ -143,7 +143,8 @@ class _NaiveBm25:
             for i, doc in enumerate(self.docs):
                 count = doc.count(term)
                 if count:
-                    result[i] += idf * count * (self.k1 + 1) / (count + self.k1 * (1 - self.b + self.b * len(doc) / self.average))
+                    length = 1 - self.b + self.b * len(doc) / self.average
+                    result[i] += idf * count * (self.k1 + 1) / (count + self.k1 * length)
         return result
 
 
@@ -172,30 +173,18 @@ def load_graded_answers(path: Path) -> list[GradedAnswer]:
     return items
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks with ties averaged (as Spearman's rho needs)."""
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2
-        start = end + 1
-    return ranks
-
-
 def pearson(x, y) -> float:
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 2 or x.std() == 0 or y.std() == 0:
         return 0.0
-    return round(float(np.corrcoef(x, y)[0, 1]), 4)
+    return round(float(stats.pearsonr(x, y).statistic), 4)
 
 
 def spearman(x, y) -> float:
-    return pearson(_ranks(np.asarray(x, float)), _ranks(np.asarray(y, float)))
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return 0.0
+    return round(float(stats.spearmanr(x, y).statistic), 4)
 
 
 def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[GradedAnswer]) -> dict:

@@ -70,7 +70,7 @@ def write_anki_deck(cards: list[Card], target: Path, deck_name: str = "LLM 面�
         deck.add_note(genanki.Note(
             model=NOTE_TYPE,
             fields=[_anki_html(card.question), _anki_html(card.answer),
-                    html.escape(f"{card.source}:{card.line} · {' > '.join(card.path)}")],
+                    html.escape(card.citation)],
             tags=[_tag(card.topic), *(_tag(t) for t in card.tags)],
             guid=genanki.guid_for(card.id),
         ))

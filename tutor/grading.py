@@ -45,13 +45,16 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from enum import IntEnum
 
 import numpy as np
 
+from .embeddings import TutorEmbeddings
+from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
 from .notes import Card
-from .retrieval import Retriever, off_topic_vectors
+from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
@@ -99,26 +102,31 @@ class GradingConfig:
     lexical_credit: float = 1.0
 
 
-# Lower bounds of the verdict bands; the scheduler's ratings and the interview's
-# follow-ups use the same bands.
-EXCELLENT, GOOD, PARTIAL, WEAK = 85, 70, 50, 25
+class Band(IntEnum):
+    """Lower bounds of the verdict bands. FSRS ratings, interview follow-ups and the
+    weakest-card list use the same bands (see scheduler.rating_for)."""
+
+    EXCELLENT = 85
+    GOOD = 70
+    PARTIAL = 50
+    WEAK = 25
+    OFF = 0
+
+    @classmethod
+    def of(cls, score: int) -> Band:
+        return next(band for band in cls if score >= band)  # declared from the top band down
+
+    @property
+    def verdict(self) -> str:
+        return _VERDICTS[self]
+
+
+_VERDICTS = {Band.EXCELLENT: "优秀 excellent", Band.GOOD: "良好 good", Band.PARTIAL: "部分正确 partial",
+             Band.WEAK: "较弱 weak", Band.OFF: "未答到要点 off the mark"}
 
 
 def verdict_for(score: int) -> str:
-    if score >= EXCELLENT:
-        return "优秀 excellent"
-    if score >= GOOD:
-        return "良好 good"
-    if score >= PARTIAL:
-        return "部分正确 partial"
-    if score >= WEAK:
-        return "较弱 weak"
-    return "未答到要点 off the mark"
-
-
-def card_source(card: Card) -> str:
-    where = f"{card.source}:{card.line}"
-    return f"{where} · {' > '.join(card.path)}" if card.path else where
+    return Band.of(score).verdict
 
 
 def answer_segments(answer: str) -> list[str]:
@@ -127,13 +135,12 @@ def answer_segments(answer: str) -> list[str]:
 
 
 class Grader:
-    """Grades against cards of one index snapshot (the retriever's chunks are the baseline)."""
+    """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
-    def __init__(self, retriever: Retriever, config: GradingConfig | None = None) -> None:
-        self.retriever = retriever
-        self.embeddings = retriever.embeddings
+    def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None) -> None:
+        self.index = index
+        self.embeddings = embeddings
         self.config = config or GradingConfig()
-        self._card_index = {card.id: i for i, card in enumerate(retriever.cards)}
         self._point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -148,7 +155,7 @@ class Grader:
 
         segments = answer_segments(answer)
         vectors = self.embeddings.queries([answer, *segments])
-        unrelated = self.retriever.chunk_vectors[self._other_chunks(card)]
+        unrelated = self.index.chunk_vectors[self.index.chunks_not_of(card.id)]
         if len(unrelated) < MIN_BASELINE_CHUNKS:  # a tiny notes folder: lean on everyday chatter too
             unrelated = np.vstack([unrelated, off_topic_vectors(self.embeddings)])
         unrelated_scores = vectors @ unrelated.T
@@ -176,23 +183,17 @@ class Grader:
         return self._result(card, question, score, covered, missed)
 
     # pieces ---------------------------------------------------------------------------
-    def _other_chunks(self, card: Card) -> np.ndarray:
-        owner = self.retriever.chunk_owner
-        index = self._card_index.get(card.id)
-        return np.flatnonzero(owner != index) if index is not None else np.arange(len(owner))
-
     def _question_vector(self, card: Card) -> np.ndarray:
         """The card's question chunk as indexed (embedded on the fly for a card not in it)."""
-        index = self._card_index.get(card.id)
-        if index is not None:
-            return self.retriever.question_vector(index)
-        topic = " > ".join(card.path)
-        return self._points([f"{card.question}\n{topic}" if topic else card.question])[0]
+        position = self.index.positions.get(card.id)
+        if position is not None:
+            return self.index.question_vector(position)
+        return self._points([question_text(card)])[0]
 
     def _lexical_shares(self, points: list[str], answer: str, answer_terms: set[str], asked: set[str]) -> np.ndarray:
         """Per point: IDF-weighted share of its rare terms found in the answer, the question's
         own terms (`asked`) left out (step 4)."""
-        index = self.retriever.lexical
+        index = self.index.lexical
         has_cjk, has_latin = bool(_CJK_CHAR.search(answer)), bool(_LATIN_CHAR.search(answer))
         shares = []
         for point in points:
@@ -237,7 +238,7 @@ class Grader:
             covered=covered,
             missed=missed,
             reference=card.answer,
-            source=card_source(card),
+            source=card.citation,
         )
 
 

@@ -15,12 +15,13 @@ complete index meanwhile.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .embeddings import TutorEmbeddings, background_priority
 from .errors import IndexNotReady
@@ -34,6 +35,7 @@ except ImportError:  # not on Windows: there, two processes must not ingest into
     fcntl = None
 
 VERSION_CHECK_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ class Indexer:
                     skipped_details=notes.skipped,
                 )
                 self.last_report = report
+                log.info("synced %s: %d cards, %d chunks (%d added, %d updated, %d removed, %d skipped) in %.1fs",
+                         folder, report.cards, report.chunks, report.added, report.updated, report.removed,
+                         report.skipped, report.seconds)
                 if rebuild:
                     self._swap(*self._build())
                 else:
@@ -167,7 +172,10 @@ class Indexer:
             try:
                 with background_priority():
                     self.ingest(rebuild=True)
+                with self._state:
+                    self._error = None  # a sync that worked ends the last one's error
             except Exception as error:  # reported in the status; serving goes on
+                log.warning("indexing failed: %s", error)
                 with self._state:
                     self._error = str(error) or type(error).__name__
             with self._state:
@@ -223,8 +231,14 @@ class Indexer:
             return self._retriever
 
     def _build(self) -> tuple[Retriever, str | None]:
+        started = time.perf_counter()
         version = self.store.version()
-        return Retriever(self.store.snapshot(), self.embeddings, self.config), version
+        index = self.store.snapshot()
+        read = time.perf_counter()
+        retriever = Retriever(index, self.embeddings, self.config)
+        log.info("retriever over %d cards ready in %.1fs (reading the store %.1fs)",
+                 len(index), time.perf_counter() - started, read - started)
+        return retriever, version
 
     def _swap(self, retriever: Retriever, version: str | None) -> None:
         with self._state:
@@ -252,6 +266,7 @@ class Indexer:
         try:
             if not self._sync_lock.acquire(blocking=False):
                 return
+            log.info("the index changed in another process: reloading")
             try:
                 # An embedded Chroma caches what it read; another process's writes are
                 # only seen through a newly opened client.

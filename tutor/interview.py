@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from .grading import EXCELLENT, Grade, Grader
+from .grading import Band, Grade, Grader
 from .notes import Card
-from .progress import ProgressError
+from .progress import AttemptKind, ProgressError, Submission
 
-# record(card, score, answer, kind, hints): store one attempt (see ProgressStore.record)
-Recorder = Callable[[Card, "int | None", str, str, int], object]
+# Stores one answer or skip (a learner's progress store); raises ProgressError on failure.
+Recorder = Callable[[Submission], object]
 
-GOOD_ENOUGH = EXCELLENT  # no follow-up from this score on
+GOOD_ENOUGH = Band.EXCELLENT  # no follow-up from this score on
 
 
 @dataclass
 class Turn:
     card: Card
     prompt: str
-    kind: str  # "question" or "follow-up"
+    kind: AttemptKind  # QUESTION or FOLLOW_UP
     answer: str = ""
     grade: Grade | None = None
     skipped: bool = False
@@ -38,9 +38,9 @@ class Feedback:
     """What the interviewer says after a reply: the grade and what comes next."""
 
     grade: Grade
-    kind: str
+    kind: AttemptKind
     next_prompt: str | None  # a follow-up or the next question; None when the interview is over
-    next_kind: str | None
+    next_kind: AttemptKind | None
     not_saved: str | None = None  # why the attempt could not be recorded (the grade still stands)
 
 
@@ -67,7 +67,6 @@ class Summary:
 class Interview:
     cards: list[Card]
     grader: Grader
-    keywords: Callable[[str, int], list[str]]
     record: Recorder | None = None
     follow_ups: bool = True
     turns: list[Turn] = field(default_factory=list)
@@ -78,14 +77,13 @@ class Interview:
         cls,
         cards: list[Card],
         grader: Grader,
-        keywords: Callable[[str, int], list[str]],
         record: Recorder | None = None,
-    ) -> "Interview":
+    ) -> Interview:
         """Start asking `cards` in this order (no card twice)."""
         cards = list(dict.fromkeys(cards))
         if not cards:
             raise ValueError("no cards to ask")
-        interview = cls(cards=cards, grader=grader, keywords=keywords, record=record)
+        interview = cls(cards=cards, grader=grader, record=record)
         interview._advance()
         return interview
 
@@ -110,7 +108,7 @@ class Interview:
             return None
         card = self.cards[self._next_card]
         self._next_card += 1
-        turn = Turn(card=card, prompt=card.question, kind="question")
+        turn = Turn(card=card, prompt=card.question, kind=AttemptKind.QUESTION)
         self.turns.append(turn)
         return turn
 
@@ -120,13 +118,13 @@ class Interview:
         if turn is None:
             raise ValueError("the interview is over")
         turn.answer = text
-        if turn.kind == "follow-up":
+        if turn.kind == AttemptKind.FOLLOW_UP:
             reference = self._follow_up_reference(turn)
             turn.grade = self.grader.grade(reference, text, question=turn.prompt)
         else:
             turn.grade = self.grader.grade(turn.card, text, question=turn.prompt)
         following = None
-        if turn.kind == "question" and self.follow_ups and turn.grade.missed and turn.grade.score < GOOD_ENOUGH:
+        if turn.kind == AttemptKind.QUESTION and self.follow_ups and turn.grade.missed and turn.grade.score < GOOD_ENOUGH:
             following = self._follow_up(turn)
         not_saved = self._save(turn)
         if following is None:
@@ -142,10 +140,10 @@ class Interview:
     def _save(self, turn: Turn) -> str | None:
         if self.record is None:
             return None
-        kind = "skipped" if turn.skipped else turn.kind
+        kind = AttemptKind.SKIPPED if turn.skipped else turn.kind
         score = turn.grade.score if turn.grade else None
         try:
-            self.record(turn.card, score, turn.answer, kind, turn.hints)
+            self.record(Submission(turn.card, score, turn.answer, kind, turn.hints))
         except ProgressError as error:
             return str(error)
         return None
@@ -158,7 +156,7 @@ class Interview:
         turn.hints += 1
         points = self._open_points(turn)
         point = points[min(turn.hints - 1, len(points) - 1)]
-        words = self.keywords(point, 3)
+        words = self.grader.index.lexical.keywords(point, 3)
         return "、".join(words) if words else point[: max(6, len(point) // 4)] + "……"
 
     def skip(self) -> tuple[Turn | None, str | None]:
@@ -169,7 +167,7 @@ class Interview:
         if turn is None:
             raise ValueError("the interview is over")
         turn.skipped = True
-        not_saved = self._save(turn) if turn.kind == "question" else None
+        not_saved = self._save(turn) if turn.kind == AttemptKind.QUESTION else None
         return self._advance(), not_saved
 
     def end(self) -> None:
@@ -182,9 +180,9 @@ class Interview:
         rows: list[SummaryRow] = []
         follow_up_scores: dict[int, int] = {}
         for turn in self.turns:
-            if turn.kind == "follow-up" and turn.grade is not None and rows:
+            if turn.kind == AttemptKind.FOLLOW_UP and turn.grade is not None and rows:
                 follow_up_scores[len(rows) - 1] = turn.grade.score
-            if turn.kind == "question":
+            if turn.kind == AttemptKind.QUESTION:
                 rows.append(
                     SummaryRow(
                         number=len(rows) + 1,
@@ -214,10 +212,10 @@ class Interview:
     # follow-ups -----------------------------------------------------------------------
     def _follow_up(self, turn: Turn) -> Turn:
         point = turn.grade.missed[0]
-        words = self.keywords(point, 2)
+        words = self.grader.index.lexical.keywords(point, 2)
         about = f"「{'、'.join(words)}」" if words else "这个问题的另一个要点"
         prompt = f"追问：关于「{turn.card.question.rstrip('？?')}」，你还没有谈到和 {about} 有关的内容，能具体说说吗？"
-        follow = Turn(card=turn.card, prompt=prompt, kind="follow-up")
+        follow = Turn(card=turn.card, prompt=prompt, kind=AttemptKind.FOLLOW_UP)
         self.turns.append(follow)
         return follow
 
@@ -231,6 +229,6 @@ class Interview:
         )
 
     def _open_points(self, turn: Turn) -> list[str]:
-        if turn.kind == "follow-up":
+        if turn.kind == AttemptKind.FOLLOW_UP:
             return list(self._follow_up_reference(turn).key_points)
         return list(turn.card.key_points) or [re.sub(r"\s+", " ", turn.card.answer)]

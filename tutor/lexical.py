@@ -83,7 +83,7 @@ class LexicalIndex:
     max_document_share: float = 0.25
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str]) -> LexicalIndex:
         postings: dict[str, list[tuple[int, int]]] = {}
         lengths = []
         for index, text in enumerate(texts):

@@ -7,16 +7,16 @@
   at once (not queued), so one user's burst never holds the workers others need.
 - `LoginThrottle`: after a few failed logins for a user name or from an address, further
   attempts wait a delay that doubles with every failure (capped), so a password cannot
-  be guessed at machine speed. A success clears the key it was made with.
+  be guessed at machine speed, one after another or in parallel.
 """
 from __future__ import annotations
 
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import Busy, InputError
 
@@ -76,14 +76,20 @@ class RequestLimiter:
 class _Failures:
     count: int = 0
     locked_until: float = 0.0
+    last: float = 0.0
 
 
 class LoginThrottle:
-    """Exponential back-off per key after `free_attempts` consecutive failures."""
+    """Exponential back-off per key after `free_attempts` failures within `window` seconds.
+
+    An attempt is counted as a failure when it is admitted, before the password is looked
+    at, and forgiven if it succeeds: guesses sent in parallel count like guesses sent one
+    after another.
+    """
 
     def __init__(self, free_attempts: int = 5, first_delay: float = 1.0, max_delay: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.free_attempts, self.first_delay, self.max_delay = free_attempts, first_delay, max_delay
+                 window: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free_attempts, self.first_delay, self.max_delay, self.window = free_attempts, first_delay, max_delay, window
         self.clock = clock
         self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
@@ -94,20 +100,47 @@ class LoginThrottle:
         with self._lock:
             return max([self._failures[k].locked_until - now for k in keys if k in self._failures] + [0.0])
 
+    def admit(self, *keys: str) -> float:
+        """0 and the attempt counted as failed (until `succeeded`), or the seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            waiting = max([self._failures[k].locked_until - now for k in keys if k in self._failures] + [0.0])
+            if waiting > 0:
+                return waiting
+            for key in keys:
+                self._count(key, now)
+            if len(self._failures) > 10_000:  # idle keys go: memory stays bounded
+                for key in [k for k, f in self._failures.items() if now - f.last > self.window + self.max_delay]:
+                    del self._failures[key]
+            return 0.0
+
     def failed(self, *keys: str) -> None:
         now = self.clock()
         with self._lock:
             for key in keys:
-                entry = self._failures.setdefault(key, _Failures())
-                entry.count += 1
-                over = entry.count - self.free_attempts
-                if over >= 0:
-                    entry.locked_until = now + min(self.max_delay, self.first_delay * 2 ** min(over, 30))
-            if len(self._failures) > 10_000:  # keys idle past the longest delay go: memory stays bounded
-                for key in [k for k, f in self._failures.items() if f.locked_until + self.max_delay < now]:
-                    del self._failures[key]
+                self._count(key, now)
 
-    def succeeded(self, *keys: str) -> None:
+    def _count(self, key: str, now: float) -> None:
+        entry = self._failures.setdefault(key, _Failures())
+        if now - entry.last > self.window:  # old failures are forgotten
+            entry.count = 0
+        entry.count += 1
+        entry.last = now
+        over = entry.count - self.free_attempts
+        if over >= 0:
+            entry.locked_until = now + min(self.max_delay, self.first_delay * 2 ** min(over, 30))
+
+    def succeeded(self, key: str) -> None:
+        """A login with this key (a user name) worked: it starts afresh."""
         with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            self._failures.pop(key, None)
+
+    def forgive(self, key: str) -> None:
+        """Give back the one attempt counted on admission (a successful login from an
+        address): the address's other failures stay, so one account cannot wipe them."""
+        with self._lock:
+            entry = self._failures.get(key)
+            if entry is not None:
+                entry.count = max(0, entry.count - 1)
+                if entry.count < self.free_attempts:
+                    entry.locked_until = 0.0

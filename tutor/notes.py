@@ -15,12 +15,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
+from .errors import TutorError
+
 NOTE_SUFFIXES = (".md", ".markdown")
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 MIN_ANSWER_CHARS = 8
+MAX_KEY_POINTS = 24
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
+# Only the document's structure is read with it (headings, fences, lists): the answer text
+# itself is kept as written.
+_STRUCTURE = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
+# YAML front matter is metadata, not a paragraph over a setext `---` underline
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _METADATA = re.compile(r"<!--\s*(difficulty\s*:.*?|tags\s*:.*?)-->", re.S | re.I)
@@ -55,6 +63,16 @@ class Card:
     def topic(self) -> str:
         return self.path[0] if self.path else Path(self.source).stem
 
+    @property
+    def location(self) -> str:
+        """Where the card is written: `file:line`."""
+        return f"{self.source}:{self.line}"
+
+    @property
+    def citation(self) -> str:
+        """Where and under which headings: `file:line · Topic > Subtopic`."""
+        return f"{self.location} · {' > '.join(self.path)}" if self.path else self.location
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -73,7 +91,7 @@ class ParsedNotes:
     files: int = 0
 
 
-class NotesError(Exception):
+class NotesError(TutorError):
     """The notes folder itself cannot be used (missing, not a folder)."""
 
 
@@ -180,32 +198,25 @@ def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
 
 
 def _split_sections(text: str) -> list[_Section]:
+    """Sections by heading, as a CommonMark parser sees them: fences of any length (a
+    ```` fence around ``` is one block), setext headings (`Title` over `===`), `#` lines
+    in code are code. Headings inside lists or quotes do not start sections. A section's
+    body is the source lines between its heading and the next one, kept as written."""
+    lines = _FRONT_MATTER.sub(lambda m: "\n" * m.group().count("\n"), text.replace("\r\n", "\n").replace("\r", "\n"))
+    tokens = _STRUCTURE.parse(lines)
+    lines = lines.split("\n")
+    headings = [(int(token.tag[1]), tokens[i + 1].content, token.map)
+                for i, token in enumerate(tokens) if token.type == "heading_open" and token.level == 0]
     sections: list[_Section] = []
     stack: list[_Section] = []
-    fence: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        fence_match = _FENCE.match(line)
-        if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker[0] * 3
-            elif marker.startswith(fence):
-                fence = None
-        heading = None if fence else _HEADING.match(line)
-        if heading:
-            level = len(heading.group(1))
-            while stack and stack[-1].level >= level:
-                stack.pop()
-            section = _Section(
-                level=level,
-                title=clean_inline(heading.group(2)),
-                line=number,
-                ancestors=tuple(s.title for s in stack),
-            )
-            sections.append(section)
-            stack.append(section)
-        elif stack:  # text before the first heading belongs to no question
-            stack[-1].body.append(line)
+    for number, (level, title, (start, end)) in enumerate(headings):
+        while stack and stack[-1].level >= level:
+            stack.pop()
+        body_end = headings[number + 1][2][0] if number + 1 < len(headings) else len(lines)
+        section = _Section(level=level, title=clean_inline(title), line=start + 1,
+                           ancestors=tuple(s.title for s in stack), body=lines[end:body_end])
+        sections.append(section)
+        stack.append(section)
     return sections
 
 
@@ -304,7 +315,10 @@ def key_points(answer: str) -> list[str]:
         points = [s for line in answer.splitlines() for s in _SENTENCE_END.split(line)]
     cleaned = [_strip_point(p) for p in points]
     # A point is a statement to check; a restated question ("...复杂度？") is not one.
-    return [p for p in cleaned if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?"))]
+    checkable = [p for p in cleaned if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?"))]
+    # An answer is graded against at most this many points: grading embeds each of them,
+    # and no interview answer covers more (a 60,000-bullet card is a list, not an answer).
+    return checkable[:MAX_KEY_POINTS]
 
 
 def _strip_point(point: str) -> str:

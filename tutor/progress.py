@@ -14,18 +14,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from fsrs import Card as FsrsCard
 
+from .errors import TutorError
 from .notes import Card
 from .scheduler import CardSchedule, new_scheduler, rating_for, topic_mastery
 
 LOCAL_USER = "local"  # the one user when the UI runs without TUTOR_AUTH
 MAX_USER_CHARS = 64
 BUSY_TIMEOUT_SECONDS = 15
-KINDS = ("question", "follow-up", "skipped")
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -55,8 +56,25 @@ CREATE TABLE IF NOT EXISTS schedule (
 """
 
 
-class ProgressError(RuntimeError):
+class ProgressError(TutorError, RuntimeError):
     """The progress database cannot be used (damaged, locked, unwritable)."""
+
+
+class AttemptKind(StrEnum):
+    QUESTION = "question"  # a card's main question: also an FSRS review of the card
+    FOLLOW_UP = "follow-up"  # recorded, but the card's schedule does not move again
+    SKIPPED = "skipped"  # a main question given up: a failed review
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One answer (or skip) to record, as an interview hands it over."""
+
+    card: Card
+    score: int | None  # None when skipped
+    answer: str = ""
+    kind: AttemptKind = AttemptKind.QUESTION
+    hints: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,7 @@ class Attempt:
     card_id: str
     topic: str
     question: str
-    kind: str  # "question", "follow-up" or "skipped"
+    kind: AttemptKind
     answer: str
     score: int | None  # None when skipped
     rating: str | None  # the FSRS rating it gave the card; None for follow-ups
@@ -100,8 +118,8 @@ def check_user(user: str) -> str:
 
 
 def utc(moment: datetime | None = None) -> datetime:
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stamp(moment: datetime) -> str:
@@ -123,7 +141,8 @@ class ProgressStore:
             connection = self._connection()
             check = connection.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise ProgressError(f"{self.path} is damaged ({check}); it was left untouched: move it aside to start afresh")
+                raise ProgressError(f"{self.path} is damaged ({check}); it was left untouched: "
+                                    "move it aside to start afresh")
             # nothing is written until the file is known to be ours (or new and empty)
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -156,20 +175,19 @@ class ProgressStore:
         card: Card,
         score: int | None,
         answer: str = "",
-        kind: str = "question",
+        kind: AttemptKind = AttemptKind.QUESTION,
         hints: int = 0,
         at: datetime | None = None,
     ) -> Attempt:
         """Store one attempt; a main question (or a skip) is also an FSRS review of the card."""
         user = check_user(user)
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        if kind == "skipped":
+        kind = AttemptKind(kind)  # ValueError for anything else
+        if kind == AttemptKind.SKIPPED:
             score = None
         elif score is None or not 0 <= int(score) <= 100:
             raise ValueError("a graded attempt needs a score from 0 to 100")
         moment = utc(at)
-        rating = None if kind == "follow-up" else rating_for(score, hints)
+        rating = None if kind == AttemptKind.FOLLOW_UP else rating_for(score, hints)
         with self._failures("record the attempt in"):
             connection = self._connection()
             connection.execute("BEGIN IMMEDIATE")  # read-modify-write of the schedule row
@@ -177,7 +195,7 @@ class ProgressStore:
                 connection.execute(
                     "INSERT INTO attempts (user, card_id, topic, question, kind, answer, score, rating, at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (user, card.id, card.topic, card.question, kind, answer, score,
+                    (user, card.id, card.topic, card.question, kind.value, answer, score,
                      rating.name if rating else None, _stamp(moment)),
                 )
                 if rating is not None:
@@ -214,7 +232,8 @@ class ProgressStore:
                 "SELECT user, card_id, topic, question, kind, answer, score, rating, at FROM attempts"
                 " WHERE user = ? ORDER BY at, id", (user,)
             ).fetchall()
-        return [Attempt(*row[:8], datetime.fromisoformat(row[8])) for row in rows]
+        return [Attempt(row[0], row[1], row[2], row[3], AttemptKind(row[4]), *row[5:8], datetime.fromisoformat(row[8]))
+                for row in rows]
 
     def schedule(self, user: str, card_ids: set[str] | None = None) -> dict[str, CardSchedule]:
         """The user's practised cards (only those in `card_ids` when given: cards since

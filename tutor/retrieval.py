@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embeddings import TutorEmbeddings
-from .lexical import LexicalIndex, is_chinese
+from .index import Index
+from .lexical import is_chinese
 from .notes import Card
-from .store import IndexSnapshot
 
 # Everyday requests a study tool should decline. Written to span topics and both
 # languages, not to mirror any evaluation query.
@@ -88,27 +88,26 @@ class RetrievalConfig:
 
 
 class Retriever:
-    """Searches one index snapshot (read-only, so safe across threads); rebuilt after each ingest."""
+    """Searches one `Index` (read-only, so safe across threads); rebuilt after each sync."""
 
     def __init__(
         self,
-        snapshot: IndexSnapshot,
+        index: Index,
         embeddings: TutorEmbeddings,
         config: RetrievalConfig | None = None,
     ) -> None:
+        self.index = index
         self.embeddings = embeddings
         self.config = config or RetrievalConfig()
-        self.cards = snapshot.cards
-        self.chunk_vectors = snapshot.chunk_vectors
-        self.chunk_owner = snapshot.chunk_card
-        # chunks are stored card by card, question chunk first
-        self._first_chunk = np.searchsorted(self.chunk_owner, np.arange(len(self.cards)))
         self._anchors = off_topic_vectors(embeddings)
-        self.lexical = LexicalIndex.build([lexical_text(card) for card in self.cards])
-        self._card_is_chinese = [is_chinese(card.answer) for card in self.cards]
+        self._card_is_chinese = [is_chinese(card.answer) for card in index.cards]
+
+    @property
+    def cards(self) -> list[Card]:
+        return self.index.cards
 
     def __len__(self) -> int:
-        return len(self.cards)
+        return len(self.index)
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """Up to `k` cards, best first; empty when the notes do not cover the query."""
@@ -121,8 +120,8 @@ class Retriever:
     def search_vector(self, query: str, vector: np.ndarray, k: int = 3) -> list[Hit]:
         if not self.cards:
             return []
-        dense = self.card_dense_scores(vector)
-        lexical_scores, coverage = self.lexical.scores(query) if self.config.use_lexical else ([0.0] * len(dense), 0.0)
+        dense = self.index.card_scores(vector)
+        lexical_scores, coverage = self.index.lexical.scores(query) if self.config.use_lexical else ([0.0] * len(dense), 0.0)
         lexical = np.asarray(lexical_scores, np.float32)
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical
         fused = dense + self.config.lexical_weight * lexical_norm * coverage
@@ -136,16 +135,6 @@ class Retriever:
             for i in order
             if best - fused[i] <= self.config.relative_cutoff
         ]
-
-    def question_vector(self, card_index: int) -> np.ndarray:
-        """The embedding of a card's question chunk."""
-        return self.chunk_vectors[self._first_chunk[card_index]]
-
-    def card_dense_scores(self, vector: np.ndarray) -> np.ndarray:
-        chunk_scores = self.chunk_vectors @ vector
-        dense = np.full(len(self.cards), -1.0, np.float32)
-        np.maximum.at(dense, self.chunk_owner, chunk_scores)
-        return dense
 
     def is_covered(self, vector: np.ndarray, dense: np.ndarray, coverage: float, query: str | None = None) -> bool:
         """Does the best card beat chatter and the crowd of other cards (see module doc)?
@@ -167,8 +156,3 @@ class Retriever:
         if relevance >= threshold:
             return True
         return self.config.use_lexical and coverage >= self.config.lexical_evidence and beats_chatter > -0.02
-
-
-def lexical_text(card: Card) -> str:
-    # The question counts twice: it is what a paraphrase most resembles.
-    return "\n".join((card.question, card.question, " ".join(card.path), card.answer))

@@ -1,7 +1,7 @@
 """Spaced repetition: a grade becomes an FSRS rating, and the schedule picks what to ask.
 
 Rating rule (the automatic grade replaces Anki's self-rating; the bands are the
-verdicts' bands, see `grading.verdict_for`):
+verdicts' bands, see `grading.Band`):
 
     score  0-49  (weak / off the mark), or skipped  -> Again
     score 50-69  (partial)                          -> Hard
@@ -31,7 +31,7 @@ from datetime import datetime
 
 from fsrs import Rating, Scheduler
 
-from .grading import EXCELLENT, GOOD, PARTIAL
+from .grading import Band
 from .notes import Card
 
 WEAK_TOPIC_MASTERY = 0.7
@@ -39,11 +39,11 @@ WEAK_TOPIC_MASTERY = 0.7
 
 def rating_for(score: int | None, hints: int = 0) -> Rating:
     """The FSRS rating of a main answer's score (None = skipped)."""
-    if score is None or score < PARTIAL:
+    if score is None or score < Band.PARTIAL:
         return Rating.Again
-    if score < GOOD:
+    if score < Band.GOOD:
         rating = Rating.Hard
-    elif score < EXCELLENT:
+    elif score < Band.EXCELLENT:
         rating = Rating.Good
     else:
         rating = Rating.Easy
@@ -74,7 +74,7 @@ class CardSchedule:
 
     @property
     def failed(self) -> bool:
-        return self.score < PARTIAL
+        return self.score < Band.PARTIAL
 
     def is_due(self, now: datetime) -> bool:
         return self.failed or self.due <= now

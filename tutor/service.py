@@ -1,38 +1,46 @@
-"""The one object the CLI, the UI and the tests talk to: ingest, ask, grade, practise."""
+"""The objects the CLI, the UI and the tests talk to.
+
+- `Tutor` builds and wires the pieces: the model, the index (kept by an `Indexer`), the
+  progress store; it answers and grades for anyone.
+- `Learner` is one user's study on a tutor: recorded grades, scheduled interviews,
+  progress and exports. `tutor.learner(user)` makes one.
+"""
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import random
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
-from .conversation import Conversation
 from .embeddings import TutorEmbeddings, load_embeddings
 from .errors import IndexNotReady, InputError
 from .export import attempts_csv_text, write_anki_deck, write_attempts_csv
-from .grading import GOOD, Grade, Grader
+from .files import replace_atomically, save_upload
+from .grading import Band, Grade, Grader
 from .indexing import Indexer, IndexingStatus, IngestReport
 from .interview import Interview
 from .limits import check_text
-from .notes import Card, UnreadableNote, parse_markdown, read_note
-from .progress import LOCAL_USER, Attempt, ProgressError, ProgressReport, ProgressStore, check_user, utc
+from .notes import Card
+from .progress import (
+    LOCAL_USER,
+    Attempt,
+    AttemptKind,
+    ProgressError,
+    ProgressReport,
+    ProgressStore,
+    Submission,
+    check_user,
+    utc,
+)
 from .retrieval import Hit, RetrievalConfig, Retriever
 from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
 from .store import CardStore, open_chroma
 
-__all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "Tutor"]
-
-MAX_UPLOAD_BYTES = 1024 * 1024
-# ~3 chunks a card at ~10 chunks/s: an upload at the limit indexes in about five minutes
-MAX_CARDS_PER_UPLOAD = 1000
-UPLOAD_FOLDER = "uploads"
+__all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "Learner", "Tutor"]
 
 
 class GradeNotSaved(ProgressError):
@@ -79,78 +87,61 @@ class Tutor:
         self.embeddings = embeddings or load_embeddings(self.settings.embedding)
         self.retrieval_config = retrieval or RetrievalConfig()
         lock_file = None if self.settings.chroma_url else Path(self.settings.data_dir) / "sync.lock"
-        self.index = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir, self.retrieval_config,
-                             lock_file)
+        self.indexer = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir,
+                               self.retrieval_config, lock_file)
         self._grader: Grader | None = None
         self._progress: ProgressStore | None = None
-        self._lock = threading.RLock()  # guards the grader/progress references, held briefly
+        self._deck_folder: Path | None = None
+        self._lock = threading.Lock()  # guards the lazily made grader, progress store and deck folder
 
     def _open_store(self) -> CardStore:
         return CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings)
 
+    def learner(self, user: str = LOCAL_USER) -> Learner:
+        return Learner(self, user)
+
     # index --------------------------------------------------------------------------
     @property
     def store(self) -> CardStore:
-        return self.index.store
+        return self.indexer.store
 
     @property
     def last_report(self) -> IngestReport | None:
-        return self.index.last_report
+        return self.indexer.last_report
 
-    def ingest(
-        self,
-        knowledge_dir: Path | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> IngestReport:
+    def ingest(self, knowledge_dir: Path | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Sync the notes folder now, in this thread (the command line)."""
-        return self.index.ingest(knowledge_dir, on_progress)
+        return self.indexer.ingest(knowledge_dir, on_progress)
 
     def start_indexing(self) -> bool:
         """Sync the notes folder in the background (the web UI); see `indexing_status`."""
-        return self.index.start()
+        return self.indexer.start()
 
     def indexing_status(self) -> IndexingStatus:
-        return self.index.status()
-
-    def add_note(self, file_name: str, source: Path, user: str = LOCAL_USER) -> Path:
-        """Check an uploaded Markdown file and copy it into the notes folder.
-
-        Rejected (InputError, nothing written): not .md, over 1 MiB, binary, not UTF-8,
-        no heading with answer text under it, or more than MAX_CARDS_PER_UPLOAD cards.
-        Uploads go to `uploads/<user>/` in the notes folder, under a name that keeps
-        different names apart; the same user uploading the same name again replaces it.
-        The caller indexes (`start_indexing`).
-        """
-        name = Path(str(file_name or "")).name
-        if Path(name).suffix.lower() not in (".md", ".markdown"):
-            raise InputError(f"{name or 'file'}: only Markdown (.md) notes can be added")
-        size = Path(source).stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise InputError(f"{name}: too large ({size // 1024} KiB; at most {MAX_UPLOAD_BYTES // 1024} KiB)")
-        try:
-            text = read_note(Path(source))
-        except UnreadableNote as problem:
-            raise InputError(f"{name}: {problem}") from None
-        cards, _ = parse_markdown(text, name)
-        if not cards:
-            raise InputError(f"{name}: no question headings with answer text found")
-        if len(cards) > MAX_CARDS_PER_UPLOAD:
-            raise InputError(f"{name}: {len(cards)} cards; one upload may add at most {MAX_CARDS_PER_UPLOAD} "
-                             "(split the file)")
-        folder = Path(self.settings.knowledge_dir) / UPLOAD_FOLDER / file_stem(_user(user))
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{file_stem(Path(name).stem)}.md"
-        _replace_atomically(target, lambda path: path.write_text(text, encoding="utf-8"))
-        return target
+        return self.indexer.status()
 
     def is_empty(self) -> bool:
         return self.store.count_chunks() == 0
 
-    # retrieval ----------------------------------------------------------------------
+    def add_note(self, file_name: str, source: Path, user: str = LOCAL_USER) -> Path:
+        """Store an upload in `uploads/<user>/` of the notes folder (see files.save_upload);
+        `start_indexing` makes it searchable."""
+        return save_upload(Path(self.settings.knowledge_dir), file_name, source, _user(user))
+
+    # answering ----------------------------------------------------------------------
     @property
     def retriever(self) -> Retriever:
         """The retriever over the last complete index (IndexNotReady before the first)."""
-        return self.index.retriever
+        return self.indexer.retriever
+
+    @property
+    def grader(self) -> Grader:
+        index = self.retriever.index
+        with self._lock:
+            if self._grader is None or self._grader.index is not index:
+                self._grader = Grader(index, self.embeddings)
+            return self._grader
 
     def ask(self, question: str, k: int = 3) -> Answer:
         question = check_text(question, "the question")
@@ -158,9 +149,11 @@ class Tutor:
             raise InputError("k must be at least 1")
         return Answer(query=question, hits=self.retriever.search(question, k))
 
-    def conversation(self) -> Conversation:
-        """A fresh chat context (one per user session)."""
-        return Conversation(self.retriever)
+    def as_retriever(self, k: int = 3):
+        """A langchain retriever over these notes (see chain.py)."""
+        from .chain import NotesRetriever
+
+        return NotesRetriever(tutor=self, k=k)
 
     def topics(self) -> list[tuple[str, int]]:
         """Topics of the indexed cards with their card counts, largest first."""
@@ -169,66 +162,52 @@ class Tutor:
             counts[card.topic] = counts.get(card.topic, 0) + 1
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
-    def start_interview(
-        self,
-        topics: list[str] | None = None,
-        count: int = 5,
-        seed: int | None = None,
-        user: str | None = None,
-        card_ids: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> Interview:
-        """An interview of `count` cards from `topics` (all when empty).
-
-        With a `user`, cards come in the order of their schedule (due, weakest topics,
-        new; see scheduler.choose_cards) and every answer is recorded; without one they
-        are shuffled and nothing is recorded. `card_ids` asks exactly those cards.
-        """
-        if count < 1:
-            raise InputError("an interview needs at least one question")
+    def find_cards(self, query: str = "", topic: str | None = None) -> list[Card]:
+        """The Knowledge tab's list: every card, or those a search finds (by meaning, then
+        by the literal text), within one topic when given."""
         retriever = self.retriever
-        pool = [c for c in retriever.cards if not topics or c.topic in topics]
-        if card_ids is not None:
-            by_id = {c.id: c for c in pool}
-            pool = [by_id[i] for i in dict.fromkeys(card_ids) if i in by_id]
-            chosen = pool[:count]
-        elif user is not None:
-            schedule = self.progress.schedule(_user(user), {c.id for c in pool})
-            chosen = choose_cards(pool, schedule, count, utc(now), seed)
-        else:
-            random.Random(seed).shuffle(pool)
-            chosen = pool[:count]
-        if not chosen:
-            raise InputError("no cards for the chosen topics" if card_ids is None else "none of those cards are in the notes")
-        record = functools.partial(self.progress.record, _user(user)) if user is not None else None
-        return Interview.begin(chosen, self.grader, retriever.lexical.keywords, record)
+        cards = retriever.cards
+        query = (query or "").strip()
+        if query:
+            try:
+                hits = retriever.search(check_text(query, "the search"), k=20)
+            except InputError:
+                hits = []
+            literal = [c for c in cards if query.lower() in (c.question + c.answer).lower()]
+            cards = list(dict.fromkeys([h.card for h in hits] + literal))
+        return [c for c in cards if not topic or c.topic == topic]
 
-    # grading ------------------------------------------------------------------------
-    @property
-    def grader(self) -> Grader:
-        retriever = self.retriever
-        with self._lock:
-            if self._grader is None or self._grader.retriever is not retriever:
-                self._grader = Grader(retriever)
-            return self._grader
+    def card(self, card_id: str) -> Card | None:
+        return self.retriever.index.card(card_id)
 
     def grade(self, question: str, answer: str, user: str | None = None) -> Grade:
-        """Grade against the closest card; with a `user`, record it as that user's attempt
-        (GradeNotSaved, carrying the grade, when that fails). An empty answer, or a
-        question no card matches, is an InputError and nothing is recorded."""
+        """Grade against the closest card (recorded as `user`'s attempt when given: see
+        `Learner.grade`). An empty answer, or a question no card matches, is an
+        InputError."""
+        if user is not None:
+            return self.learner(user).grade(question, answer)
+        return self._grade(question, answer)[2]
+
+    def _grade(self, question: str, answer: str) -> tuple[Card, str, Grade]:
+        """The matched card, the checked answer and its grade."""
         question = check_text(question, "the question")
         answer = check_text(answer, "the answer")
-        name = _user(user) if user is not None else None
         hits = self.retriever.search(question, k=1)
         if not hits:
             raise InputError(f"no card in the notes matches the question: {question[:80]}")
-        grade = self.grader.grade(hits[0].card, answer, question=question)
-        if name is not None:
-            try:
-                self.progress.record(name, hits[0].card, grade.score, answer)
-            except ProgressError as problem:
-                raise GradeNotSaved(grade, problem) from None
-        return grade
+        return hits[0].card, answer, self.grader.grade(hits[0].card, answer, question=question)
+
+    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None) -> Interview:
+        """An unrecorded interview of `count` shuffled cards from `topics` (all when empty);
+        `Learner.start_interview` asks in the learner's schedule and records."""
+        pool = self._pool(topics, count)
+        random.Random(seed).shuffle(pool)
+        return Interview.begin(_some(pool[:count], "no cards for the chosen topics"), self.grader)
+
+    def _pool(self, topics: list[str] | None, count: int) -> list[Card]:
+        if count < 1:
+            raise InputError("an interview needs at least one question")
+        return [c for c in self.retriever.cards if not topics or c.topic in topics]
 
     # progress -----------------------------------------------------------------------
     @property
@@ -238,7 +217,7 @@ class Tutor:
                 self._progress = ProgressStore(Path(self.settings.data_dir) / "progress.sqlite3")
             return self._progress
 
-    def _current_card_ids(self) -> set[str] | None:
+    def current_card_ids(self) -> set[str] | None:
         """The indexed cards' ids (cards since removed from the notes are not due any
         more), or None = no filter when nothing is indexed (yet)."""
         try:
@@ -246,61 +225,95 @@ class Tutor:
         except IndexNotReady:
             return None
 
-    def progress_report(self, user: str, now: datetime | None = None) -> ProgressReport:
-        return self.progress.report(_user(user), self._current_card_ids(), now)
-
-    def attempts(self, user: str) -> list[Attempt]:
-        return self.progress.attempts(_user(user))
-
-    def due_cards(self, user: str, now: datetime | None = None) -> list[tuple[Card, CardSchedule]]:
-        """Cards due for review at `now`, the longest overdue first."""
-        now = utc(now)
-        pairs = self._scheduled(user)
-        return sorted(((c, s) for c, s in pairs if s.is_due(now)), key=lambda pair: pair[1].due)
-
-    def weakest_cards(self, user: str, limit: int = 5) -> list[tuple[Card, CardSchedule]]:
-        """Practised cards with the lowest last score (below "good")."""
-        pairs = [(c, s) for c, s in self._scheduled(user) if s.score < GOOD]
-        return sorted(pairs, key=lambda pair: (pair[1].score, pair[1].due))[:limit]
-
-    def _scheduled(self, user: str) -> list[tuple[Card, CardSchedule]]:
-        cards = {c.id: c for c in self.retriever.cards}
-        schedule = self.progress.schedule(_user(user), set(cards))
-        return [(cards[card_id], item) for card_id, item in schedule.items()]
-
-    def attempts_csv(self, user: str) -> str:
-        """The user's attempts as CSV text (the UI hands it to that user's browser only)."""
-        return attempts_csv_text(self.progress.attempts(_user(user)))
-
-    def export_attempts(self, user: str, target: Path) -> Path:
-        """The user's attempts as a CSV file (replaced atomically)."""
-        attempts = self.progress.attempts(_user(user))
-        return _replace_atomically(target, lambda path: write_attempts_csv(attempts, path))
-
     def export_anki(self, target: Path | None = None) -> Path:
         """Every indexed card as an Anki deck. The cards are shared by all users, so the
         default file (in a private temporary folder of this process) is too."""
         if target is None:
             with self._lock:
-                if getattr(self, "_deck_folder", None) is None:
+                if self._deck_folder is None:
                     self._deck_folder = Path(tempfile.mkdtemp(prefix="tutor-deck-"))
             target = self._deck_folder / "interview-tutor.apkg"
-        return _replace_atomically(target, lambda path: write_anki_deck(list(self.retriever.cards), path))
+        cards = list(self.retriever.cards)
+        return replace_atomically(target, lambda path: write_anki_deck(cards, path))
 
 
-def _replace_atomically(target: Path, write: Callable[[Path], Path]) -> Path:
-    """Write next to `target`, then rename: a reader never sees half a file."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+class Learner:
+    """One user's study on a tutor: every method works on this user's progress only."""
+
+    def __init__(self, tutor: Tutor, user: str) -> None:
+        self.tutor = tutor
+        self.user = _user(user)
+
+    def grade(self, question: str, answer: str) -> Grade:
+        """Grade against the closest card and record the attempt (GradeNotSaved, carrying
+        the grade, when recording fails)."""
+        card, answer, grade = self.tutor._grade(question, answer)
+        try:
+            self.record(Submission(card, grade.score, answer))
+        except ProgressError as problem:
+            raise GradeNotSaved(grade, problem) from None
+        return grade
+
+    def record(self, submission: Submission) -> Attempt:
+        s = submission
+        return self.tutor.progress.record(self.user, s.card, s.score, s.answer, s.kind, s.hints)
+
+    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None,
+                        card_ids: list[str] | None = None, now: datetime | None = None) -> Interview:
+        """`count` cards from `topics` in the order of this learner's schedule (due, weakest
+        topics, new; see scheduler.choose_cards), or exactly `card_ids`; every answer is
+        recorded."""
+        pool = self.tutor._pool(topics, count)
+        if card_ids is not None:
+            by_id = {c.id: c for c in pool}
+            chosen = _some([by_id[i] for i in dict.fromkeys(card_ids) if i in by_id][:count],
+                           "none of those cards are in the notes")
+        else:
+            schedule = self.tutor.progress.schedule(self.user, {c.id for c in pool})
+            chosen = _some(choose_cards(pool, schedule, count, utc(now), seed), "no cards for the chosen topics")
+        return Interview.begin(chosen, self.tutor.grader, self.record)
+
+    def report(self, now: datetime | None = None) -> ProgressReport:
+        return self.tutor.progress.report(self.user, self.tutor.current_card_ids(), now)
+
+    def attempts(self, kind: AttemptKind | None = None) -> list[Attempt]:
+        attempts = self.tutor.progress.attempts(self.user)
+        return [a for a in attempts if kind is None or a.kind == kind]
+
+    def due(self, now: datetime | None = None) -> list[tuple[Card, CardSchedule]]:
+        """Cards due for review at `now`, the longest overdue first."""
+        now = utc(now)
+        return sorted(((c, s) for c, s in self._scheduled() if s.is_due(now)), key=lambda pair: pair[1].due)
+
+    def due_today(self) -> list[tuple[Card, CardSchedule]]:
+        """Cards due before the server's local midnight."""
+        local = datetime.now().astimezone()
+        return self.due(local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+
+    def weakest(self, limit: int = 5) -> list[tuple[Card, CardSchedule]]:
+        """Practised cards with the lowest last score (below "good")."""
+        pairs = [(c, s) for c, s in self._scheduled() if s.score < Band.GOOD]
+        return sorted(pairs, key=lambda pair: (pair[1].score, pair[1].due))[:limit]
+
+    def _scheduled(self) -> list[tuple[Card, CardSchedule]]:
+        index = self.tutor.retriever.index
+        schedule = self.tutor.progress.schedule(self.user, set(index.positions))
+        return [(index.card(card_id), item) for card_id, item in schedule.items()]
+
+    def attempts_csv(self) -> str:
+        """This learner's attempts as CSV text (the UI hands it to this user's browser only)."""
+        return attempts_csv_text(self.attempts())
+
+    def export_attempts(self, target: Path) -> Path:
+        """This learner's attempts as a CSV file (replaced atomically)."""
+        attempts = self.attempts()
+        return replace_atomically(target, lambda path: write_attempts_csv(attempts, path))
+
+
+def _some(cards: list[Card], problem: str) -> list[Card]:
+    if not cards:
+        raise InputError(problem)
+    return cards
 
 
 def _user(user: str) -> str:
@@ -308,16 +321,3 @@ def _user(user: str) -> str:
         return check_user(user)
     except ValueError as error:
         raise InputError(str(error)) from None
-
-
-def file_stem(name: str) -> str:
-    """A file or folder name that keeps different names apart ("a b" and "a_b" stay two
-    files): letters, digits, `_`, `-` and inner dots as they are, everything else as %XX;
-    never hidden, never a path; very long names end in a hash of the whole name."""
-    encoded = "".join(
-        ch if (ch.isalnum() or ch in "_-" or (ch == "." and i > 0)) else "".join(f"%{b:02X}" for b in ch.encode())
-        for i, ch in enumerate(name)
-    ) or "notes"
-    if len(encoded) > 120:
-        encoded = encoded[:100] + "-" + hashlib.sha1(name.encode("utf-8", "replace")).hexdigest()[:12]
-    return encoded

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import TutorError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENT = {
@@ -23,7 +25,7 @@ ENVIRONMENT = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(TutorError, ValueError):
     """A setting has a value the tutor cannot use."""
 
 
@@ -38,7 +40,7 @@ class Settings:
     auth: str | None = None
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "Settings":
+    def from_env(cls, environ: dict | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
 

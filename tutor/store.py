@@ -13,36 +13,27 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
 from urllib.parse import urlparse
 
 import numpy as np
-from langchain_core.documents import Document
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .embeddings import TutorEmbeddings
+from .errors import TutorError
+from .index import Index, card_texts
 from .notes import Card
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 # Bump when chunk texts change shape, so every card is re-embedded once.
 CHUNKING_VERSION = "2"
-CHUNK_CHARS = 360
-CHUNK_OVERLAP = 60
 WRITE_BATCH_CHUNKS = 32
 READ_PAGE = 1000
 VERSION_KEY = "index_version"
 
-_splitter = RecursiveCharacterTextSplitter(
-    chunk_size=CHUNK_CHARS,
-    chunk_overlap=CHUNK_OVERLAP,
-    separators=["\n\n", "\n", "。", "；", "! ", "? ", ". ", "，", ", ", " ", ""],
-    keep_separator="end",
-)
 
-
-class StoreError(RuntimeError):
+class StoreError(TutorError, RuntimeError):
     """The vector store cannot be opened or does not match the model."""
 
 
@@ -55,42 +46,19 @@ class SyncCounts:
     chunks: int = 0
 
 
-@dataclass
-class IndexSnapshot:
-    """Everything retrieval needs, read once from the store."""
-
-    cards: list[Card] = field(default_factory=list)
-    chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    chunk_card: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-
-
-def card_documents(card: Card) -> list[Document]:
-    """The texts embedded for a card: its question with the topic path, then answer pieces.
-
-    The question chunk lets a paraphrased question meet the note's own question; answer
-    chunks carry the question too, so a piece of a long answer keeps its context.
-    """
-    topic = " > ".join(card.path)
-    first = f"{card.question}\n{topic}" if topic else card.question
-    pieces = _splitter.split_text(card.answer) or [card.answer]
-    texts = [first] + [f"{card.question}\n{piece.strip()}" for piece in pieces]
-    return [Document(page_content=text, metadata={"card_id": card.id, "chunk": i}) for i, text in enumerate(texts)]
-
-
-def card_hash(documents: list[Document]) -> str:
+def card_hash(texts: list[str]) -> str:
     digest = hashlib.sha256(CHUNKING_VERSION.encode())
-    for document in documents:
-        digest.update(b"\x1e" + document.page_content.encode())
+    for text in texts:
+        digest.update(b"\x1e" + text.encode())
     return digest.hexdigest()[:20]
 
 
-def card_to_metadata(card: Card) -> dict:
-    data = asdict(card)
-    return {"card": json.dumps(data, ensure_ascii=False)}
+def card_json(card: Card) -> str:
+    return json.dumps(asdict(card), ensure_ascii=False)
 
 
-def card_from_metadata(metadata: dict) -> Card:
-    data = json.loads(metadata["card"])
+def card_from_json(text: str) -> Card:
+    data = json.loads(text)
     for name in ("key_points", "path", "tags"):
         data[name] = tuple(data.get(name) or ())
     return Card(**data)
@@ -210,106 +178,114 @@ class CardStore:
         `on_progress(done_chunks, total_chunks)` is called after each written batch.
         """
         existing = self._existing()
-        existing_cards: dict[str, list[str]] = {}
-        for stored_id, metadata in existing.items():
-            existing_cards.setdefault(metadata.get("card_id", ""), []).append(stored_id)
-
-        to_write: list[tuple[Card, list[Document], str]] = []
-        metadata_only: list[tuple[str, dict]] = []
-        wanted_ids: set[str] = set()
-        added = updated = unchanged = total_chunks = 0
-        for card in cards:
-            documents = card_documents(card)
-            digest = card_hash(documents)
-            ids = [chunk_id(card.id, i) for i in range(len(documents))]
-            wanted_ids.update(ids)
-            total_chunks += len(ids)
-            stored = [existing.get(i) for i in ids]
-            complete = all(m is not None and m.get("card_hash") == digest and m.get("chunks") == len(ids) for m in stored)
-            if complete:
-                unchanged += 1
-                fresh = card_to_metadata(card)["card"]
-                if any(m.get("card") != fresh for m in stored):  # moved or retagged, same text
-                    metadata_only.extend((i, self._metadata(card, digest, n, len(ids))) for n, i in enumerate(ids))
-            else:
-                if card.id in existing_cards:
-                    updated += 1
-                else:
-                    added += 1
-                to_write.append((card, documents, digest))
-
-        stale = [chunk for chunk in existing if chunk not in wanted_ids]
-        wanted_cards = {chunk.rsplit("::", 1)[0] for chunk in wanted_ids}
+        plan = _plan(cards, existing)
+        stale = [chunk for chunk in existing if chunk not in plan.wanted]
+        wanted_cards = {chunk.rsplit("::", 1)[0] for chunk in plan.wanted}
         removed = len({existing[c].get("card_id") for c in stale} - wanted_cards)
-        if stale:
-            for start in range(0, len(stale), READ_PAGE):
-                self.collection.delete(ids=stale[start : start + READ_PAGE])
-        if metadata_only:
-            self.collection.update(ids=[i for i, _ in metadata_only], metadatas=[m for _, m in metadata_only])
+        for start in range(0, len(stale), READ_PAGE):
+            self.collection.delete(ids=stale[start : start + READ_PAGE])
+        if plan.moved:
+            self.collection.update(ids=[card_id_chunk for card_id_chunk, _ in plan.moved],
+                                   metadatas=[self._metadata(card, digest, 0, count) for _, (card, digest, count)
+                                              in plan.moved])
+        self._write_all(plan.to_write, on_progress)
+        if plan.to_write or stale or plan.moved or self.version() is None:
+            self._mark_synced()
+        return SyncCounts(added=plan.added, updated=plan.updated, removed=removed, unchanged=plan.unchanged,
+                          chunks=len(plan.wanted))
 
-        pending = sum(len(documents) for _, documents, _ in to_write)
-        done = 0
-        if on_progress:
-            on_progress(0, pending)
-        batch: list[tuple[Card, list[Document], str]] = []
-        batch_size = 0
+    def _write_all(self, to_write: list[tuple[Card, list[str], str]],
+                   on_progress: Callable[[int, int], None] | None) -> None:
+        """Embed and store in batches of whole cards, reporting chunks done / to do."""
+        pending = sum(len(texts) for _, texts, _ in to_write)
+        report = on_progress or (lambda done, total: None)
+        report(0, pending)
+        done, batch = 0, []
         for item in to_write:
             batch.append(item)
-            batch_size += len(item[1])
-            if batch_size >= WRITE_BATCH_CHUNKS:
+            if sum(len(texts) for _, texts, _ in batch) >= WRITE_BATCH_CHUNKS or item is to_write[-1]:
                 done += self._write(batch)
-                batch, batch_size = [], 0
-                if on_progress:
-                    on_progress(done, pending)
-        if batch:
-            done += self._write(batch)
-            if on_progress:
-                on_progress(done, pending)
-        if to_write or stale or metadata_only or self.version() is None:
-            self._mark_synced()
-        return SyncCounts(added=added, updated=updated, removed=removed, unchanged=unchanged, chunks=total_chunks)
+                batch = []
+                report(done, pending)
 
     def _metadata(self, card: Card, digest: str, index: int, count: int) -> dict:
-        return {"card_id": card.id, "card_hash": digest, "chunk": index, "chunks": count, **card_to_metadata(card)}
+        metadata = {"card_id": card.id, "card_hash": digest, "chunk": index, "chunks": count}
+        if index == 0:  # the card itself rides on its first chunk only
+            metadata["card"] = card_json(card)
+        return metadata
 
-    def _write(self, batch: list[tuple[Card, list[Document], str]]) -> int:
+    def _write(self, batch: list[tuple[Card, list[str], str]]) -> int:
         """Embed and upsert whole cards; a card's chunks go in one call."""
-        texts = [d.page_content for _, documents, _ in batch for d in documents]
+        texts = [text for _, card_chunks, _ in batch for text in card_chunks]
         vectors = self.embeddings.passages(texts)
         ids, metadatas = [], []
-        for card, documents, digest in batch:
-            for index in range(len(documents)):
+        for card, card_chunks, digest in batch:
+            for index in range(len(card_chunks)):
                 ids.append(chunk_id(card.id, index))
-                metadatas.append(self._metadata(card, digest, index, len(documents)))
+                metadatas.append(self._metadata(card, digest, index, len(card_chunks)))
         self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
         return len(ids)
 
-    def snapshot(self) -> IndexSnapshot:
-        """Read all cards and chunk vectors (complete cards only) for retrieval."""
+    def snapshot(self) -> Index:
+        """Read all cards and chunk vectors (complete cards only) into an Index."""
         by_card: dict[str, dict[int, np.ndarray]] = {}
         metadata_by_card: dict[str, dict] = {}
-        for ids, metadatas, embeddings in self._pages(include=["metadatas", "embeddings"]):
-            for chunk, metadata, vector in zip(ids, metadatas, embeddings):
+        for _, metadatas, embeddings in self._pages(include=["metadatas", "embeddings"]):
+            for metadata, vector in zip(metadatas, embeddings):
                 card_id = metadata.get("card_id")
                 if card_id is None:
                     continue
-                by_card.setdefault(card_id, {})[int(metadata.get("chunk", 0))] = np.asarray(vector, np.float32)
-                metadata_by_card[card_id] = metadata
+                chunk = int(metadata.get("chunk", 0))
+                by_card.setdefault(card_id, {})[chunk] = np.asarray(vector, np.float32)
+                if chunk == 0:
+                    metadata_by_card[card_id] = metadata
         cards: list[Card] = []
         vectors: list[np.ndarray] = []
         owners: list[int] = []
         for card_id in sorted(by_card):
-            metadata = metadata_by_card[card_id]
+            metadata = metadata_by_card.get(card_id)
             chunks = by_card[card_id]
-            if len(chunks) != metadata.get("chunks"):
+            if metadata is None or len(chunks) != metadata.get("chunks"):
                 continue  # half-written by an interrupted ingest; the next ingest repairs it
-            cards.append(card_from_metadata(metadata))
+            cards.append(card_from_json(metadata["card"]))
             for index in sorted(chunks):
                 vectors.append(chunks[index])
                 owners.append(len(cards) - 1)
         dimension = self.embeddings.dimension
         matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), np.float32)
-        return IndexSnapshot(cards=cards, chunk_vectors=matrix, chunk_card=np.asarray(owners, np.int64))
+        return Index.build(cards, matrix, np.asarray(owners, np.int64))
+
+
+@dataclass
+class _Plan:
+    """What a sync has to do, decided from the cards and what the collection holds."""
+
+    wanted: set[str] = field(default_factory=set)  # every chunk id the notes need
+    to_write: list[tuple[Card, list[str], str]] = field(default_factory=list)  # (card, texts, hash) to embed
+    moved: list[tuple[str, tuple[Card, str, int]]] = field(default_factory=list)  # same text, new place or tags
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _plan(cards: Iterable[Card], existing: dict[str, dict]) -> _Plan:
+    plan = _Plan()
+    stored_cards = {metadata.get("card_id") for metadata in existing.values()}
+    for card in cards:
+        texts = card_texts(card)
+        digest = card_hash(texts)
+        ids = [chunk_id(card.id, i) for i in range(len(texts))]
+        plan.wanted.update(ids)
+        stored = [existing.get(i) for i in ids]
+        if all(m is not None and m.get("card_hash") == digest and m.get("chunks") == len(ids) for m in stored):
+            plan.unchanged += 1
+            if stored[0].get("card") != card_json(card):
+                plan.moved.append((ids[0], (card, digest, len(ids))))
+        else:
+            plan.updated += card.id in stored_cards
+            plan.added += card.id not in stored_cards
+            plan.to_write.append((card, texts, digest))
+    return plan
 
 
 def chunk_id(card_id: str, index: int) -> str:

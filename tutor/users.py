@@ -10,10 +10,11 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import TutorError
 from .progress import check_user
 
 
-class AuthError(ValueError):
+class AuthError(TutorError, ValueError):
     """TUTOR_AUTH cannot be read as accounts."""
 
 
@@ -22,7 +23,7 @@ class Accounts:
     passwords: dict[str, str]
 
     @classmethod
-    def parse(cls, value: str) -> "Accounts":
+    def parse(cls, value: str) -> Accounts:
         value = value.strip()
         path = Path(value).expanduser()
         if ":" not in value or path.is_file():

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from ..conversation import NOT_COVERED, Reply
+from ..conversation import NOT_COVERED, Reply, ReplyKind
 from ..grading import Grade
 from ..interview import Summary
 from ..notes import Card
@@ -34,12 +34,14 @@ _CODE = str.maketrans({ch: f"&#{ord(ch)};" for ch in _SYNTAX + "$"} | {"\n": "&#
 _MATH = str.maketrans({ch: f"&#{ord(ch)};" for ch in _SYNTAX + "$"} | {"\n": " "})
 _ATTRIBUTE = str.maketrans({ch: f"&#{ord(ch)};" for ch in "&<>\"'`$"})  # opaque to Markdown already
 _LANGUAGE = re.compile(r"[\w+-]{1,30}")
-_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/|\./|\.\./|[\w\-./%]+$)", re.I)
+# Links in shared notes go to other sites or within the page; a same-site path (/logout)
+# or a protocol-relative one (//host) would act for, or mislead, whoever clicks.
+_SAFE_LINK = re.compile(r"^(https?://|mailto:|#)", re.I)
 
 
 def escape(text: str) -> str:
-    """Plain text (names, topics, errors) as inert HTML."""
-    return _WWW.sub(r"\1&#46;", str(text).translate(_TEXT))
+    """Plain text (names, topics, errors) as inert HTML, line breaks as <br>."""
+    return _WWW.sub(r"\1&#46;", str(text).translate(_TEXT)).replace("\r", "").replace("\n", "<br>")
 
 
 def _attribute(value: str) -> str:
@@ -135,6 +137,12 @@ def inline_html(text: str) -> str:
     return _BLANK_LINES.sub(" ", _PARSER.renderInline(str(text or ""), {"inline": True})).strip()
 
 
+def cell_html(text: str) -> str:
+    """inline_html for a table's Markdown cell: wrapped, so a question starting "1." or "-"
+    is not read as a list by the table's Markdown layer."""
+    return f"<span>{inline_html(text)}</span>"
+
+
 # messages ------------------------------------------------------------------------------
 # Each message is one <div> without blank lines (see the module doc); the parts below are
 # joined with single newlines.
@@ -153,13 +161,12 @@ def error(text: str) -> str:
 
 def source_line(card: Card) -> str:
     path = " > ".join(card.path)
-    where = f"<code>{escape(card.source)}:{card.line}</code>"
-    return f"<p><sub>来源 source: {where}{' · ' + escape(path) if path else ''}</sub></p>"
+    return f"<p><sub>来源 source: <code>{escape(card.location)}</code>{' · ' + escape(path) if path else ''}</sub></p>"
 
 
 def reply_html(reply: Reply) -> str:
     """A chat answer: the best card open, the others folded, or "not in my notes"."""
-    if reply.kind == "not-covered":
+    if reply.kind == ReplyKind.NOT_COVERED:
         parts = [paragraph(NOT_COVERED)]
         if reply.related:
             parts.append(paragraph("笔记里最接近的主题 (nearest topics in the notes)："))
@@ -174,7 +181,7 @@ def reply_html(reply: Reply) -> str:
             parts.append(f"<h3>{inline_html(card.question)}</h3>\n{body}")
         else:  # the best match is open; the others wait behind their question
             parts.append(f"<details><summary>另见 see also：{inline_html(card.question)}</summary>\n{body}\n</details>")
-    if reply.kind == "expand" and reply.related:
+    if reply.kind == ReplyKind.EXPAND and reply.related:
         related = "；".join(inline_html(c.question) for c in reply.related)
         parts.append(f"<p><strong>相关问题 related:</strong> {related}</p>")
     return message(*parts)

@@ -4,9 +4,10 @@
   and connect only to the server it came from. Rendering already keeps notes inert (see
   render.py); the policy is the second wall: if some text ever slipped through as markup,
   the browser would still fetch nothing from another host.
-- `ThrottledLogins`: the login form's failures feed a `LoginThrottle` keyed by the user
+- `ThrottledLogins`: every login attempt goes through a `LoginThrottle` keyed by the user
   name and by the client address; while a key waits, the attempt is refused without
-  looking at the password.
+  looking at the password. The address is the socket's: the app trusts no proxy headers
+  unless FORWARDED_ALLOW_IPS names the proxy (see tutor.ui.app).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
+    (b"x-dns-prefetch-control", b"off"),  # links in notes are not even looked up
 )
 MAX_LOGIN_BODY = 16 * 1024
 
@@ -59,9 +61,14 @@ class InertPages:
 
 
 class ThrottledLogins:
-    def __init__(self, app, throttle: LoginThrottle) -> None:
+    """One throttle per user name (5 free failures) and one per address, more lenient (20):
+    a class behind one NAT address shares it, and one learner's typos must not lock the
+    others out."""
+
+    def __init__(self, app, users: LoginThrottle | None = None, addresses: LoginThrottle | None = None) -> None:
         self.app = app
-        self.throttle = throttle
+        self.users = users or LoginThrottle(free_attempts=5)
+        self.addresses = addresses or LoginThrottle(free_attempts=20)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/").rsplit("/", 1)[-1] != "login":
@@ -76,8 +83,12 @@ class ThrottledLogins:
                 break
         user = await _form_user(scope, body)
         address = (scope.get("client") or ("unknown", 0))[0]
-        keys = (f"address:{address}", f"user:{user}")
-        wait = self.throttle.wait(*keys)
+        user_key, address_key = f"user:{user}", f"address:{address}"
+        # counted as failed on admission, until it succeeds (no await in between: atomic)
+        wait = max(self.users.wait(user_key), self.addresses.wait(address_key))
+        if wait == 0:
+            self.users.admit(user_key)
+            self.addresses.admit(address_key)
         if wait > 0:
             # 400 like a wrong password: the login page shows its usual message
             return await _reply(send, 400, f"Too many failed logins for this user or address; "
@@ -92,11 +103,9 @@ class ThrottledLogins:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def watch(message):
-            if message["type"] == "http.response.start":
-                if message["status"] == 200:
-                    self.throttle.succeeded(*keys)
-                elif message["status"] in (400, 401, 403):
-                    self.throttle.failed(*keys)
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                self.users.succeeded(user_key)
+                self.addresses.forgive(address_key)
             await send(message)
 
         return await self.app(scope, replay, watch)

@@ -7,8 +7,7 @@ import subprocess
 import sys
 import threading
 import zipfile
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,9 +17,9 @@ from tutor.progress import ProgressError, ProgressStore
 from tutor.scheduler import CardSchedule, choose_cards, rating_for
 from tutor.users import Accounts, AuthError
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
-MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
 
 
@@ -112,7 +111,7 @@ def test_progress_survives_a_restart_and_a_killed_process(tmp_path):
     ProgressStore(path).record("ann", card(1), 80, "answer")
     script = (
         "import os, sys; sys.path.insert(0, sys.argv[1]);"
-        "from tests.test_progress import card; from tutor.progress import ProgressStore;"
+        "from tests.unit.test_progress import card; from tutor.progress import ProgressStore;"
         "ProgressStore(sys.argv[2]).record('ann', card(2), 30, 'answer before the kill');"
         "os.kill(os.getpid(), 9)"
     )
@@ -220,36 +219,6 @@ def test_accounts_from_pairs_or_a_file(tmp_path):
             Accounts.parse(bad)
 
 
-def test_tutor_interview_asks_due_cards_first_and_records_every_answer(slice_tutor):
-    user = "monday-learner"
-    first = slice_tutor.start_interview(["Normalization"], count=2, seed=5, user=user, now=MONDAY)
-    asked = [c.id for c in first.cards]
-    # the learner's answers are recorded with their grades (the real grader, real notes)
-    feedback = first.answer("不知道")
-    assert feedback.grade.score == 0 and feedback.not_saved is None
-    first.skip()
-    if not first.finished:  # a follow-up was asked on the first card
-        first.skip()
-    attempts = slice_tutor.attempts(user)
-    assert [(a.kind, a.score, a.rating) for a in attempts][:1] == [("question", 0, "Again")]
-    assert [a.kind for a in attempts][1:] in (["skipped"], ["follow-up", "skipped"]) or [a.kind for a in attempts][1:] == []
-    assert {a.card_id for a in attempts} <= set(asked)
-    report = slice_tutor.progress_report(user, now=TUESDAY)
-    assert report.due >= 1 and report.topics[0].topic == "Normalization"
-    second = slice_tutor.start_interview(["Normalization"], count=3, seed=5, user=user, now=TUESDAY)
-    due_ids = {c.id for c, _ in slice_tutor.due_cards(user, TUESDAY)}
-    assert due_ids and {c.id for c in second.cards[: len(due_ids)]} == due_ids
-    assert len({c.id for c in second.cards}) == len(second.cards)
-    # "practise these": exactly the weakest cards
-    weakest = [c.id for c, _ in slice_tutor.weakest_cards(user)]
-    again = slice_tutor.start_interview(None, count=len(weakest), user=user, card_ids=weakest)
-    assert [c.id for c in again.cards] == weakest
-    # without a user nothing is recorded
-    before = len(slice_tutor.attempts(user))
-    slice_tutor.start_interview(["Normalization"], count=1, seed=1).answer("不知道")
-    assert len(slice_tutor.attempts(user)) == before
-
-
 def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "progress.sqlite3"
     with sqlite3.connect(path) as other:
@@ -260,36 +229,3 @@ def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(ProgressError, match="not the tutor's progress"):
         ProgressStore(path)
     assert path.read_bytes() == before
-
-
-def test_an_interview_says_when_an_attempt_could_not_be_saved(slice_tutor, tmp_path):
-    """The grade still stands; the learner is told, and nothing half-written remains."""
-    from tutor.interview import Interview
-
-    store = ProgressStore(tmp_path / "progress.sqlite3", busy_timeout=0.2)
-    cards = [c for c in slice_tutor.retriever.cards if c.topic == "Normalization"][:2]
-    calls = []
-
-    def recorded(*args):
-        calls.append(args)
-        return store.record("ann", *args)
-
-    interview = Interview.begin(cards, slice_tutor.grader, slice_tutor.retriever.lexical.keywords, recorded)
-    holder = sqlite3.connect(store.path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        feedback = interview.answer("不知道")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert feedback.grade.score == 0 and "locked" in feedback.not_saved
-    assert store.attempts("ann") == []
-    # the interview passes the hints used on to the store, whose rule caps such an answer at Good
-    if interview.current.kind == "follow-up":
-        interview.skip()  # a skipped follow-up is not a review: nothing recorded
-    second = interview.current
-    interview.hint()
-    interview.answer(second.card.answer)
-    assert calls[-1][0] == second.card and calls[-1][3:] == ("question", 1)
-    attempt = store.attempts("ann")[-1]
-    assert attempt.rating == ("Good" if attempt.score >= 70 else rating_for(attempt.score).name)

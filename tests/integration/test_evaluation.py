@@ -6,13 +6,14 @@ harness reports (see README), so a change that hurts retrieval fails here.
 from __future__ import annotations
 
 from dataclasses import replace
+
 import pytest
 
 from tutor.evaluation import Query, check_labels, evaluate_retrieval, load_queries, score_rankings
 from tutor.service import Tutor
 from tutor.settings import Settings
 
-from .conftest import KNOWLEDGE, ROOT
+from ..conftest import KNOWLEDGE, ROOT
 
 DATA = ROOT / "bench" / "data"
 

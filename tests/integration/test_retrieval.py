@@ -62,9 +62,9 @@ def test_k_limits_the_hits(slice_tutor):
 
 def test_lexical_signal_is_what_finds_a_bare_formula(slice_tutor):
     """Dense alone cannot place "O(n²d)"; turning the lexical index off loses it."""
-    snapshot = slice_tutor.store.snapshot()
-    dense_only = Retriever(snapshot, slice_tutor.embeddings, RetrievalConfig(use_lexical=False))
-    fused = Retriever(snapshot, slice_tutor.embeddings)
+    index = slice_tutor.retriever.index
+    dense_only = Retriever(index, slice_tutor.embeddings, RetrievalConfig(use_lexical=False))
+    fused = Retriever(index, slice_tutor.embeddings)
     target = "Self attention的时间复杂度"
     assert target in [h.card.question for h in fused.search("O(n²d)", 3)]
     assert target not in [h.card.question for h in dense_only.search("O(n²d)", 3)]
@@ -78,3 +78,16 @@ def test_tiny_collection_still_abstains(tutor_for, notes_dir):
     tutor.ingest()
     assert tutor.ask("KV cache 有什么用？").hits
     assert tutor.ask("今天天气怎么样").hits == []
+
+
+def test_the_notes_plug_into_langchain_as_a_retriever(slice_tutor):
+    from langchain_core.retrievers import BaseRetriever
+
+    retriever = slice_tutor.as_retriever(k=2)
+    assert isinstance(retriever, BaseRetriever)
+    documents = retriever.invoke("为什么 NLP 里一般不用 BatchNorm")
+    best = documents[0]
+    assert 1 <= len(documents) <= 2 and best.metadata["question"] == "为什么NLP不用BN？"
+    card = slice_tutor.card(best.metadata["id"])
+    assert best.page_content == card.answer and best.metadata["source"] == card.source == "llm_interview_notes.md"
+    assert retriever.invoke("今天天气怎么样") == []  # "not in my notes" holds in a chain too

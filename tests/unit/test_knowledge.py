@@ -9,7 +9,7 @@ import pytest
 
 from tutor.notes import load_notes, parse_markdown
 
-from .conftest import KNOWLEDGE, SEED
+from ..conftest import KNOWLEDGE, SEED
 
 SEED_SHA256 = "e26b24fe7d8b42ec5aa1cb61d71c8ce01aa57c7639620ac168cb77044db3a10b"
 TEAM_FILES = sorted(p.name for p in KNOWLEDGE.glob("*.md") if p.name != SEED.name)

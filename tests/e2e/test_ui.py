@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from .conftest import KNOWLEDGE, ROOT, _free_port
+from ..conftest import HOSTILE_NOTES, KNOWLEDGE, ROOT, _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -177,10 +177,11 @@ class ApiSession:
             status, body = self.login(*login)
             assert status == 200, body
 
-    def login(self, user: str, password: str) -> tuple[int, str]:
+    def login(self, user: str, password: str, headers: dict | None = None) -> tuple[int, str]:
         form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+        request = urllib.request.Request(self.url + "login", data=form, headers=headers or {})
         try:
-            with self.opener.open(self.url + "login", data=form, timeout=30) as response:
+            with self.opener.open(request, timeout=30) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
@@ -457,7 +458,7 @@ def test_login_keeps_each_users_progress_private(auth_server, browser):
     Client(url, auth=("alice", "alice-pw"), verbose=False)  # a success clears the failure
 
 
-HOSTILE = Path(__file__).parent / "data" / "hostile_notes.md"
+HOSTILE = HOSTILE_NOTES
 HOSTILE_QUESTIONS = ("未闭合的反引号里的 SVG 和视频会被当成 HTML 吗？", "Markdown 图片和链接会被加载吗？",
                      "代码块里的美元符号会打乱公式渲染吗？", "标题里的 HTML 会执行吗？")
 # Attributes that make a browser fetch, navigate or run something; a link's href is only
@@ -592,9 +593,28 @@ def test_one_users_burst_is_refused_not_queued_and_others_are_served(auth_server
 def test_repeated_failed_logins_back_off(auth_server):
     session = ApiSession(auth_server.url)
     for _ in range(5):
-        assert session.login("mallory", "guess")[0] == 400
-    status, body = session.login("alice", "alice-pw")  # right password, same address: it waits too
+        assert session.login("alice", "guess")[0] == 400
+    status, body = session.login("alice", "alice-pw")  # the right password: it waits too
     assert status == 400 and "Too many failed logins" in body
+    assert session.login("bob", "bob-pw")[0] == 200  # another user at the same address is not locked
+    # guesses sent at once count as they arrive: five are looked at, the rest refused unseen
+    replies: list[str] = []
+    threads = [threading.Thread(target=lambda: replies.append(ApiSession(auth_server.url).login("bob", "x")[1]))
+               for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(replies) == 30 and sum("Incorrect credentials" in reply for reply in replies) == 5
     time.sleep(1.2)  # the first wait is one second
     assert session.login("alice", "alice-pw")[0] == 200
-    assert session.login("alice", "alice-pw")[0] == 200  # the success cleared the address
+
+
+def test_an_address_cannot_be_changed_by_a_header(auth_server):
+    """X-Forwarded-For is the client's to write: the address is the socket's."""
+    replies = []
+    for i in range(25):
+        spoofed = {"X-Forwarded-For": f"10.0.{i}.1"}
+        replies.append(ApiSession(auth_server.url).login(f"nobody{i}", "x", headers=spoofed)[1])
+    assert sum("Incorrect credentials" in reply for reply in replies) <= 20  # one address: 20 free, then waits
+    assert "Too many failed logins" in replies[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tutor.embeddings import load_embeddings
-from tutor.store import card_documents
+from tutor.index import card_texts
 
 NOTE = """# 我的笔记
 
@@ -24,7 +24,7 @@ NOTE = """# 我的笔记
 
 
 def total_chunks(cards):
-    return sum(len(card_documents(c)) for c in cards)
+    return sum(len(card_texts(c)) for c in cards)
 
 
 def test_second_ingest_embeds_nothing_and_edits_update_only_what_changed(tutor_for, notes_dir):
@@ -158,9 +158,10 @@ def test_uploaded_notes_are_checked_and_named_safely(tutor_for, notes_dir, tmp_p
         ("a.txt", b"## x", "only Markdown"),
         ("b.md", b"\x00\x01binary", "binary"),
         ("c.md", "## caf\xe9".encode("latin-1"), "not UTF-8"),
-        ("d.md", "just text, no headings".encode(), "no question headings"),
+        ("d.md", b"just text, no headings", "no question headings"),
         ("e.md", b"#" * (1024 * 1024 + 1), "too large"),
         ("f.md", "".join(f"## 问题 {i}\n答案文字足够长。\n" for i in range(1001)).encode(), "at most 1000"),
+        ("g.md", ("## A question\n" + "a long answer, " * 65_000).encode(), "at most 3000"),
     ]:
         upload.write_bytes(data)
         with pytest.raises(InputError, match=reason):
@@ -174,10 +175,11 @@ def test_uploads_of_different_users_or_names_never_replace_each_other(tutor_for,
     upload = tmp_path / "incoming.md"
     saved = []
     for user, name, topic in [("alice", "team notes.md", "甲"), ("alice", "team_notes.md", "乙"),
-                              ("bob", "team notes.md", "丙"), ("alice", "team notes.md", "丁")]:
+                              ("bob", "team notes.md", "丙"), ("alice", "team notes.md", "丁"),
+                              ("alice", "team notes.markdown", "戊")]:
         upload.write_text(f"## {topic}\n\n#### 什么是梯度裁剪？\n{topic}：梯度范数超过阈值时按比例缩小。\n", encoding="utf-8")
         saved.append(tutor.add_note(name, upload, user=user))
-    assert saved[0] == saved[3] and len(set(saved)) == 3  # only the same user's same name replaces
+    assert saved[0] == saved[3] and len(set(saved)) == 4  # only the same user's same name replaces
     assert saved[2].parent.name == "bob" and saved[0].parent.name == "alice"
     cards = tutor.ingest().cards
-    assert cards == 3 and {c.topic for c in tutor.retriever.cards} == {"乙", "丙", "丁"}
+    assert cards == 4 and {c.topic for c in tutor.retriever.cards} == {"乙", "丙", "丁", "戊"}

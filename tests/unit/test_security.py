@@ -5,21 +5,22 @@ import csv
 import io
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from tutor.errors import Busy, InputError
 from tutor.export import attempts_csv_text
+from tutor.files import file_stem
 from tutor.limits import MAX_TEXT_CHARS, LoginThrottle, RequestLimiter, check_text
 from tutor.notes import parse_markdown
 from tutor.progress import Attempt
-from tutor.service import file_stem
-from tutor.ui.render import card_html, escape, inline_html, markdown_html
+from tutor.ui.render import card_html, cell_html, escape, inline_html, markdown_html
 
-HOSTILE = Path(__file__).parent / "data" / "hostile_notes.md"
+from ..conftest import HOSTILE_NOTES
+
+HOSTILE = HOSTILE_NOTES
 # Everything the renderer may emit, and the attributes it may carry.
 ALLOWED_TAGS = {"div", "p", "h3", "h4", "ul", "ol", "li", "strong", "em", "del", "s", "code", "pre", "a", "span",
                 "table", "thead", "tbody", "tr", "th", "td", "blockquote", "hr", "br", "sub"}
@@ -79,11 +80,17 @@ def test_every_hostile_note_renders_as_inert_text():
     ("```\nx\n\n<img src=x>\n```", "x&#10;&#10;&#60;img src=x&#62;"),  # no blank line, no tag
     ("**bold** and *it*", "<strong>bold</strong> and <em>it</em>"),
     ("see http://evil.test/x, www.evil.test, a@evil.test", "http&#58;//evil.test/x, www&#46;evil.test, a&#64;evil.test"),
+    ("[out](/logout) [far](//evil.test/x) [ok](https://arxiv.org)", "<span>out</span> <span>far</span> <a href="),
 ])
 def test_markdown_features_and_payloads(source, expected):
     fragment = markdown_html(source)
     _inert(fragment)
     assert expected in fragment
+
+
+def test_plain_text_keeps_its_lines_without_a_blank_line_and_cells_are_not_lists():
+    assert escape("第一行\n\n第二行") == "第一行<br><br>第二行"
+    assert cell_html("1. 第一步") == "<span>1. 第一步</span>" and cell_html("- 要点").startswith("<span>")
 
 
 def test_plain_text_escape_neutralises_markdown_syntax():
@@ -117,24 +124,57 @@ def test_one_user_cannot_hold_more_than_their_share():
         pass
 
 
-def test_failed_logins_back_off_exponentially_and_success_clears():
+def test_failed_logins_back_off_exponentially_and_success_clears_the_user():
     now = [0.0]
     throttle = LoginThrottle(free_attempts=5, first_delay=1.0, max_delay=300.0, clock=lambda: now[0])
-    keys = ("address:10.0.0.1", "user:alice")
+    keys = ("user:alice", "address:10.0.0.1")
     for _ in range(5):
-        assert throttle.wait(*keys) == 0
-        throttle.failed(*keys)
-    assert throttle.wait(*keys) == pytest.approx(1.0)
+        assert throttle.admit(*keys) == 0  # admitted, and counted as failed until it succeeds
+    assert throttle.admit(*keys) == pytest.approx(1.0)  # refused unseen
     assert throttle.wait("user:alice") == pytest.approx(1.0) and throttle.wait("address:10.0.0.2") == 0
     delays = []
     for _ in range(12):
         now[0] += throttle.wait(*keys)
-        throttle.failed(*keys)
+        assert throttle.admit(*keys) == 0
         delays.append(throttle.wait(*keys))
     assert delays[:4] == [2.0, 4.0, 8.0, 16.0] and delays[-1] == 300.0  # doubling, capped
     assert sum(delays) > 25 * 60  # 17 guesses now take over 25 minutes, not a tenth of a second
-    throttle.succeeded(*keys)
-    assert throttle.wait(*keys) == 0
+    now[0] += 300
+    assert throttle.admit(*keys) == 0
+    throttle.succeeded("user:alice")
+    assert throttle.wait("user:alice") == 0 and throttle.wait("address:10.0.0.1") > 0
+
+
+def test_guesses_in_parallel_count_like_guesses_in_a_row():
+    throttle = LoginThrottle(free_attempts=5)
+    admitted = []
+    barrier = threading.Barrier(60)
+
+    def guess():
+        barrier.wait()
+        admitted.append(throttle.admit("user:alice", "address:10.0.0.9") == 0)
+
+    threads = [threading.Thread(target=guess) for _ in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sum(admitted) == 5  # the other 55 were refused without a look at the password
+
+
+def test_one_account_cannot_reset_an_addresss_failures_and_old_failures_fade():
+    now = [0.0]
+    throttle = LoginThrottle(free_attempts=5, window=900.0, clock=lambda: now[0])
+    address = "address:10.0.0.1"
+    for victim in ("user:alice", "user:carol", "user:dave", "user:erin"):
+        throttle.admit(victim, address)  # four wrong guesses at other people's passwords
+    throttle.admit("user:mallory", address)
+    throttle.succeeded("user:mallory")  # mallory's own login works...
+    throttle.forgive(address)
+    throttle.admit("user:frank", address)  # ...and does not wipe the four guesses
+    assert throttle.admit("user:grace", address) > 0
+    now[0] += 901 + 300  # a quarter of an hour without failures: forgotten
+    assert throttle.admit("user:grace", address) == 0
 
 
 def test_upload_names_never_collide_and_never_escape():
@@ -149,7 +189,7 @@ def test_upload_names_never_collide_and_never_escape():
 
 
 def test_exported_csv_cannot_run_formulas():
-    moment = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 30, tzinfo=UTC)
     attempts = [Attempt("alice", "n.md#1", "=cmd|' /C calc'!A0", '=HYPERLINK("http://evil.test","x")', "question",
                         "- 第一点\n+ 第二点", 40, "Hard", moment),
                 Attempt("alice", "n.md#2", "Attention", "@SUM(A1)", "question", "plain answer", 90, "Easy", moment)]

@@ -1,0 +1,47 @@
+"""Chat commands, parsed in the core so every front end reads them alike."""
+from __future__ import annotations
+
+from tutor.commands import DEFAULT_INTERVIEW_QUESTIONS, CommandKind, parse_command
+
+TOPICS = ["Attention", "Multi-Head Attention", "Normalization", "位置编码"]
+
+
+def test_interview_takes_topics_and_a_count_in_any_order():
+    command = parse_command("/interview Normalization 2", TOPICS)
+    assert (command.kind, command.topics, command.count, command.unknown) == (CommandKind.INTERVIEW,
+                                                                              ["Normalization"], 2, "")
+    assert parse_command("/面试 4 位置编码", TOPICS).topics == ["位置编码"]
+    assert parse_command("/interview", TOPICS).count == DEFAULT_INTERVIEW_QUESTIONS
+    both = parse_command("/interview multi-head attention normalization", TOPICS)
+    # longest names first: "Multi-Head Attention" is one topic; "Attention" inside it matches too
+    assert both.topics[:2] == ["Multi-Head Attention", "Normalization"]
+    unknown = parse_command("/interview 量子计算 3", TOPICS)
+    assert unknown.topics == [] and unknown.unknown == "量子计算" and unknown.count == 3
+
+
+def test_slash_commands_anywhere_bare_words_only_as_typed_alone():
+    assert parse_command("/hint").kind == CommandKind.HINT and parse_command("/hint").slash
+    assert parse_command("提示").kind == CommandKind.HINT and not parse_command("提示").slash
+    assert parse_command("/跳过").kind == CommandKind.SKIP and parse_command("结束面试").kind == CommandKind.END
+    assert parse_command("/HELP").kind == CommandKind.HELP
+    assert parse_command("提示一下 RoPE 的公式") is None  # a question that starts with the word
+    assert parse_command("为什么需要位置编码？") is None
+    assert parse_command("/skip now") is None
+
+
+def test_bind_shows_gradio_only_the_inputs():
+    """Handlers are module-level functions of (view, inputs..., request); Gradio reads the
+    bound function's signature and type hints to pass inputs and the request."""
+    import inspect
+    import typing
+
+    import gradio as gr
+
+    from tutor.ui.chat import on_message
+    from tutor.ui.context import bind
+
+    bound = bind(on_message, "the view")
+    assert list(inspect.signature(bound).parameters) == ["message", "history", "state", "request"]
+    assert typing.get_type_hints(bound)["request"] is gr.Request
+    seen = []
+    assert bind(lambda view, text: seen.append((view, text)) or "ok", "v")("t") == "ok" and seen == [("v", "t")]

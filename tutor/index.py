@@ -1,0 +1,85 @@
+"""One complete index in memory: the cards, their chunk vectors and the lexical index.
+
+Retrieval, grading and the chat read the same `Index` (built once from the store after a
+sync, read-only afterwards, so shared across threads). What is embedded for a card is
+defined once, here (`card_texts`): the store embeds it and the grader reads it back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .lexical import LexicalIndex
+from .notes import Card
+
+CHUNK_CHARS = 360
+CHUNK_OVERLAP = 60
+
+_splitter = RecursiveCharacterTextSplitter(
+    chunk_size=CHUNK_CHARS,
+    chunk_overlap=CHUNK_OVERLAP,
+    separators=["\n\n", "\n", "。", "；", "! ", "? ", ". ", "，", ", ", " ", ""],
+    keep_separator="end",
+)
+
+
+def question_text(card: Card) -> str:
+    """A card's first chunk: its question with the topic path, what a paraphrase meets."""
+    topic = " > ".join(card.path)
+    return f"{card.question}\n{topic}" if topic else card.question
+
+
+def card_texts(card: Card) -> list[str]:
+    """The texts embedded for a card: the question chunk, then ~360-character pieces of the
+    answer, each with the question in front so a piece of a long answer keeps its context."""
+    pieces = _splitter.split_text(card.answer) or [card.answer]
+    return [question_text(card)] + [f"{card.question}\n{piece.strip()}" for piece in pieces]
+
+
+def lexical_text(card: Card) -> str:
+    # The question counts twice: it is what a paraphrase most resembles.
+    return "\n".join((card.question, card.question, " ".join(card.path), card.answer))
+
+
+@dataclass
+class Index:
+    cards: list[Card]
+    chunk_vectors: np.ndarray  # (chunks, dim), L2-normalised
+    chunk_card: np.ndarray  # the position in `cards` of each chunk's card
+    lexical: LexicalIndex
+    positions: dict[str, int] = field(default_factory=dict)  # card id -> position in `cards`
+
+    @classmethod
+    def build(cls, cards: list[Card], chunk_vectors: np.ndarray, chunk_card: np.ndarray) -> Index:
+        """`chunk_vectors` are stored card by card, each card's question chunk first."""
+        return cls(cards=cards, chunk_vectors=chunk_vectors, chunk_card=np.asarray(chunk_card, np.int64),
+                   lexical=LexicalIndex.build([lexical_text(card) for card in cards]),
+                   positions={card.id: i for i, card in enumerate(cards)})
+
+    def __post_init__(self) -> None:
+        self._first_chunk = np.searchsorted(self.chunk_card, np.arange(len(self.cards)))
+
+    def __len__(self) -> int:
+        return len(self.cards)
+
+    def card(self, card_id: str) -> Card | None:
+        position = self.positions.get(card_id)
+        return None if position is None else self.cards[position]
+
+    def question_vector(self, position: int) -> np.ndarray:
+        """The embedding of the question chunk of the card at `position`."""
+        return self.chunk_vectors[self._first_chunk[position]]
+
+    def card_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Each card's best chunk cosine with `vector` (-1 for a card without chunks)."""
+        chunk_scores = self.chunk_vectors @ vector
+        scores = np.full(len(self.cards), -1.0, np.float32)
+        np.maximum.at(scores, self.chunk_card, chunk_scores)
+        return scores
+
+    def chunks_not_of(self, card_id: str) -> np.ndarray:
+        """Indices of every chunk that belongs to another card (a baseline for grading)."""
+        position = self.positions.get(card_id)
+        return np.flatnonzero(self.chunk_card != position) if position is not None else np.arange(len(self.chunk_card))
