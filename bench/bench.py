@@ -102,7 +102,7 @@ def main() -> None:
             record_times.append(time.perf_counter() - t0)
         started = time.perf_counter()
         for _ in range(10):
-            tutor.start_interview(None, 5, user="bench")
+            tutor.learner("bench").start_interview(None, 5)
         plan = (time.perf_counter() - started) / 10
         r50 = statistics.median(record_times)
         print(f"record an attempt (SQLite WAL, synchronous=FULL): p50 {r50 * 1e3:.1f} ms = {r50 / g50:.1%} of grading; "

@@ -1,9 +1,10 @@
-"""Retrieval quality on the dev set: our retriever next to naive baselines, per model.
+"""Retrieval quality: our retriever next to the previous rule and naive baselines, same run.
 
-    python bench/eval_retrieval.py [--embedding e5 minilm] [--data bench/data/retrieval_dev.jsonl]
+    python bench/eval_retrieval.py [--embedding e5 minilm] [--data FILE] [--split dev|check|all]
 
 Indexes `TUTOR_KNOWLEDGE_DIR` (incrementally, in `TUTOR_DATA_DIR`) with each model, then
-prints recall@1, recall@3, MRR and abstention figures (see tutor/evaluation.py).
+prints recall@1, recall@3, MRR and abstention figures (see tutor/evaluation.py), and for a
+set with kinds and languages (realstyle_questions.jsonl) the same per kind and language.
 """
 from __future__ import annotations
 
@@ -12,25 +13,26 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tutor.evaluation import check_labels, evaluate_retrieval, load_queries
+from tutor.evaluation import check_labels, load_queries, retrieval_rankings, score_rankings, subset_figures
 from tutor.service import Tutor
 from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
+COLUMNS = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedding", nargs="+", default=["e5", "minilm"])
+    parser.add_argument("--embedding", nargs="+", default=["e5"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--split", default="all", help="dev, check or all (rows without a split always count)")
     parser.add_argument("-k", type=int, default=3)
     args = parser.parse_args()
-    queries = load_queries(args.data)
+    queries = [q for q in load_queries(args.data) if args.split == "all" or q.split in (args.split, "")]
     on_topic = sum(q.on_topic for q in queries)
-    print(f"query set: {args.data.name}: {on_topic} on-topic, {len(queries) - on_topic} off-topic queries")
+    print(f"query set: {args.data.name} ({args.split}): {on_topic} covered, {len(queries) - on_topic} not covered")
     for spec in args.embedding:
-        settings = dataclasses.replace(Settings.from_env(), embedding=spec)
-        tutor = Tutor(settings)
+        tutor = Tutor(dataclasses.replace(Settings.from_env(), embedding=spec))
         started = time.perf_counter()
         report = tutor.ingest()
         print(f"\n== {tutor.embeddings.model_id}: {report.cards} cards "
@@ -38,11 +40,18 @@ def main() -> None:
         missing = check_labels(queries, tutor.retriever.cards)
         if missing:
             raise SystemExit(f"labels that name no card: {missing}")
-        results = evaluate_retrieval(tutor.retriever, queries, k=args.k)
-        columns = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
-        print(f"{'method':48s}" + "".join(f"{c:>11s}" for c in columns))
-        for method, figures in results.items():
-            print(f"{method:48s}" + "".join(f"{figures[c]:11.3f}" for c in columns))
+        rankings = retrieval_rankings(tutor.retriever, queries, k=args.k)
+        print(f"{'method':48s}" + "".join(f"{c:>11s}" for c in COLUMNS))
+        for method, ranked in rankings.items():
+            figures = score_rankings(queries, ranked)
+            print(f"{method:48s}" + "".join(f"{figures[c]:11.3f}" for c in COLUMNS))
+        subsets = {method: subset_figures(queries, ranked) for method, ranked in rankings.items()}
+        names = list(next(iter(subsets.values())))
+        if len(names) > 2:
+            methods = list(subsets)[:3]
+            print(f"\n{'by kind and language':36s}" + "".join(f"{m[:22]:>24s}" for m in methods))
+            for name in names:
+                print(f"{name:36s}" + "".join(f"{subsets[m][name]:24.3f}" for m in methods))
 
 
 if __name__ == "__main__":

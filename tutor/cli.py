@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .conversation import NOT_COVERED
+from .conversation import not_covered_message
 from .errors import TutorError
 from .limits import check_text, printable
 from .progress import check_user
@@ -211,7 +211,7 @@ def _print_answer(answer, batch: bool) -> None:
     if batch:
         print(f"Q: {answer.query}")
     if not answer.hits:
-        print(NOT_COVERED)
+        print(not_covered_message(answer.unexplained))
     for rank, hit in enumerate(answer.hits, start=1):
         card = hit.card
         path = " > ".join(card.path)

@@ -31,6 +31,13 @@ SAME_TOPIC_BONUS = 0.02
 NOT_COVERED = "我的笔记里没有涉及这个问题。(Not covered by the notes.)"
 
 
+def not_covered_message(term: str | None) -> str:
+    """What to say when declining: the term the notes never mention, when there is one."""
+    if term:
+        return f"我的笔记里没有讲 {term}。(The notes do not cover {term}.)"
+    return NOT_COVERED
+
+
 class ReplyKind(StrEnum):
     ANSWER = "answer"  # a fresh question answered
     EXPAND = "expand"  # "详细一点": the last card again, with related ones
@@ -43,6 +50,7 @@ class Reply:
     query: str  # what was actually searched
     hits: list[Hit]
     related: list[Card] = field(default_factory=list)
+    unexplained: str | None = None  # when not covered: a term of the question the notes never mention
 
 
 @dataclass
@@ -59,7 +67,8 @@ class Conversation:
             return Reply(ReplyKind.EXPAND, card.question, [hit], related)
         subject = _subject(message) if self.last_card is not None else None
         vector = None if subject else self.retriever.embeddings.query(message)
-        hits = self._about(subject, k) if subject else self.retriever.search_vector(message, vector, k)
+        lookup = None if subject else self.retriever.lookup(message, vector, k)
+        hits = self._about(subject, k) if subject else lookup.hits
         query = subject or message
         # An elliptical subject the notes know ("那 ZeRO-3 呢？") may need the last question
         # as context; one they do not know ("那今天天气呢？") must not borrow it.
@@ -69,7 +78,9 @@ class Conversation:
         if not hits:
             if vector is None:
                 vector = self.retriever.embeddings.query(message)
-            return Reply(ReplyKind.NOT_COVERED, query, [], nearest_topics(self.retriever, vector))
+                lookup = self.retriever.lookup(message, vector, k)
+            unexplained = lookup.evidence.unexplained if lookup.evidence else None
+            return Reply(ReplyKind.NOT_COVERED, query, [], nearest_topics(self.retriever, vector), unexplained)
         self.last_card = hits[0].card
         return Reply(ReplyKind.ANSWER, query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
 

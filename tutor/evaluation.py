@@ -1,8 +1,9 @@
 """Retrieval quality on a labelled question set, next to naive baselines in the same run.
 
-A dataset is JSON lines: {"query": ..., "expected": ["<file stem>|<card question>", ...]}.
-`expected` lists every card that properly answers the query; an empty list marks an
-off-topic query that must get no hits.
+A dataset is JSON lines: {"query": ..., "expected": ["<file stem>|<card question>", ...]},
+optionally with "kind" (covered, uncovered-llm, offdomain-tech, chatter...), "lang" (zh,
+en) and "split" (dev, check). `expected` lists every card that properly answers the
+query; an empty list marks a query the notes do not cover, which must get no hits.
 
 Figures (on-topic queries for recall/MRR; all queries for abstention):
 - recall@1, recall@3: an expected card is among the first 1 / 3 hits returned;
@@ -13,13 +14,14 @@ Figures (on-topic queries for recall/MRR; all queries for abstention):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jieba
 import numpy as np
 from scipy import stats
 
+from .lexical import is_chinese
 from .notes import Card
 from .retrieval import Retriever
 
@@ -28,6 +30,9 @@ from .retrieval import Retriever
 class Query:
     text: str
     expected: frozenset[str]
+    kind: str = ""  # covered / uncovered-llm / offdomain-tech / chatter (derived when absent)
+    lang: str = ""
+    split: str = ""
 
     @property
     def on_topic(self) -> bool:
@@ -43,7 +48,10 @@ def load_queries(path: Path) -> list[Query]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
-            queries.append(Query(item["query"], frozenset(item.get("expected", []))))
+            expected = frozenset(item.get("expected", []))
+            kind = item.get("kind") or ("covered" if expected else "off-topic")
+            lang = item.get("lang") or ("zh" if is_chinese(item["query"]) else "en")
+            queries.append(Query(item["query"], expected, kind, lang, item.get("split", "")))
     return queries
 
 
@@ -78,24 +86,29 @@ def _mean(values) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, dict]:
-    """Our retriever against dense-only and naive BM25+RRF fusion, on the same vectors."""
+OURS = "ours: answerability model"
+ANCHORS = "previous: anchor rule"
+
+
+def retrieval_rankings(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, list[list[str]]]:
+    """Each method's returned card keys per query (empty = declined), on the same vectors:
+    ours, the previous anchor rule, dense only (never declines; and with the best fixed
+    cosine threshold for this very set, chosen with hindsight), naive BM25 + dense RRF."""
     cards = retriever.cards
     keys = [card_key(card) for card in cards]
     vectors = retriever.embeddings.queries([q.text for q in queries])
+    previous = Retriever(retriever.index, retriever.embeddings, replace(retriever.config, decision="anchors"))
     bm25 = _NaiveBm25([f"{c.question}\n{' '.join(c.path)}\n{c.answer}" for c in cards])
 
-    ours, dense_only, rrf = [], [], []
-    best_dense = []
+    ours, anchors, dense_only, rrf, best_dense = [], [], [], [], []
     for query, vector in zip(queries, vectors):
-        hits = retriever.search_vector(query.text, vector, k)
-        ours.append([card_key(hit.card) for hit in hits])
+        ours.append([card_key(hit.card) for hit in retriever.search_vector(query.text, vector, k)])
+        anchors.append([card_key(hit.card) for hit in previous.search_vector(query.text, vector, k)])
         dense = retriever.index.card_scores(vector)
         order = np.argsort(-dense)
         dense_only.append([keys[i] for i in order[:k]])
         best_dense.append(float(dense[order[0]]))
-        lexical = bm25.scores(query.text)
-        lexical_order = np.argsort(-lexical)
+        lexical_order = np.argsort(-bm25.scores(query.text))
         fused = np.zeros(len(cards))
         fused[order] += 1 / (60 + np.arange(1, len(cards) + 1))
         fused[lexical_order] += 1 / (60 + np.arange(1, len(cards) + 1))
@@ -104,13 +117,39 @@ def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -
     # The strongest fixed-threshold abstention a dense retriever could have, picked with
     # hindsight on this very set: an upper bound for "just threshold the cosine".
     threshold = _oracle_threshold(queries, best_dense)
-    dense_threshold = [r if s >= threshold else [] for r, s in zip(dense_only, best_dense)]
     return {
-        "ours (dense+lexical, anchor abstention)": score_rankings(queries, ours),
-        "dense only, no abstention": score_rankings(queries, dense_only),
-        f"dense only, oracle threshold {threshold:.3f}": score_rankings(queries, dense_threshold),
-        "naive BM25+dense RRF, no abstention": score_rankings(queries, rrf),
+        OURS: ours,
+        ANCHORS: anchors,
+        "dense only, no abstention": dense_only,
+        f"dense only, hindsight threshold {threshold:.3f}": [r if s >= threshold else [] for r, s in
+                                                              zip(dense_only, best_dense)],
+        "naive BM25+dense RRF, no abstention": rrf,
     }
+
+
+def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, dict]:
+    """score_rankings of every method of `retrieval_rankings`."""
+    return {method: score_rankings(queries, rankings) for method, rankings
+            in retrieval_rankings(retriever, queries, k).items()}
+
+
+def subset_figures(queries: list[Query], rankings: list[list[str]]) -> dict[str, float]:
+    """Per kind and language: recall@1 / recall@3 for covered questions, the share answered
+    (with a card that cannot be right) for the others."""
+    figures: dict[str, float] = {}
+    for kind in dict.fromkeys(q.kind for q in queries):
+        for lang in ("zh", "en"):
+            pairs = [(q, r) for q, r in zip(queries, rankings) if q.kind == kind and q.lang == lang]
+            if not pairs:
+                continue
+            subset = [q for q, _ in pairs]
+            scored = score_rankings(subset, [r for _, r in pairs])
+            if kind == "covered":
+                figures[f"{kind} {lang} recall@1"] = scored["recall@1"]
+                figures[f"{kind} {lang} recall@3"] = scored["recall@3"]
+            else:
+                figures[f"{kind} {lang} answered"] = round(1 - scored["rejected"], 4)
+    return figures
 
 
 def _oracle_threshold(queries: list[Query], best: list[float]) -> float:

@@ -6,6 +6,7 @@ defined once, here (`card_texts`): the store embeds it and the grader reads it b
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,9 +39,16 @@ def card_texts(card: Card) -> list[str]:
     return [question_text(card)] + [f"{card.question}\n{piece.strip()}" for piece in pieces]
 
 
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+_BIG_O = re.compile(r"\bO\([^()]{1,20}\)")
+
+
 def lexical_text(card: Card) -> str:
-    # The question counts twice: it is what a paraphrase most resembles.
-    return "\n".join((card.question, card.question, " ".join(card.path), card.answer))
+    """What the lexical index reads of a card. The question counts twice: it is what a
+    paraphrase most resembles. Inside formulas only Big-O terms count: an operator's name
+    in a formula (`\\text{CLIP}` in PPO's objective) is not what the card is about."""
+    answer = _MATH.sub(lambda m: " ".join(_BIG_O.findall(m.group())) or " ", card.answer)
+    return "\n".join((card.question, card.question, " ".join(card.path), answer))
 
 
 @dataclass

@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jieba
 
@@ -81,6 +81,7 @@ class LexicalIndex:
     b: float = 0.75
     # Terms found in more than this share of cards carry no evidence of relevance.
     max_document_share: float = 0.25
+    _cards_of: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)  # filled on demand
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -92,6 +93,17 @@ class LexicalIndex:
             for term, count in counts.items():
                 postings.setdefault(term, []).append((index, count))
         return cls(postings=postings, lengths=lengths, documents=len(texts))
+
+    def known(self, term: str) -> bool:
+        """Some card contains `term`."""
+        return term in self.postings
+
+    def in_card(self, term: str, card: int) -> bool:
+        """The card at position `card` contains `term`."""
+        cards = self._cards_of.get(term)
+        if cards is None:
+            cards = self._cards_of[term] = frozenset(index for index, _ in self.postings.get(term, ()))
+        return card in cards
 
     def idf(self, term: str) -> float:
         frequency = len(self.postings.get(term, ()))

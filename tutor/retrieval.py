@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .answerability import AnswerabilityModel, Evidence, gather_evidence
 from .embeddings import TutorEmbeddings
 from .index import Index
 from .lexical import is_chinese
@@ -68,14 +69,30 @@ class Hit:
     score: float  # fused relevance, comparable within one query
     dense: float  # best chunk cosine
     lexical: float  # share of the query's rare-term weight found in this card
+    same_question: bool = False  # answers the same question as the first hit (also in your notes)
+
+
+# Fitted by bench/fit_answerability.py on the dev splits (bench/data/realstyle_questions.jsonl
+# split "dev" and bench/data/retrieval_dev.jsonl); see README "How retrieval works".
+FITTED_ANSWERABILITY = AnswerabilityModel(  # fitted on 313 dev queries (210 covered)
+    means=(0.8768, 0.0309, 0.0345, 0.3841, 0.4121, 0.1553, 0.4826),
+    spreads=(0.0447, 0.0471, 0.0208, 0.3596, 0.4922, 0.3425, 0.4856),
+    weights=(0.9095, 1.2385, 1.7782, 0.6060, 1.2014, -0.6240, 1.0389),  # in the order of FEATURES
+    bias=2.6913,
+)
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """The few global knobs; chosen on the dev set (see bench/), never per card."""
+    """The few global knobs; chosen on dev sets (see bench/), never per card."""
 
     lexical_weight: float = 0.05
-    # answer when (best - best off-topic anchor) + (best - tenth best card) >= this ...
+    # "model": the fitted answerability model (answerability.py) decides what the notes
+    # cover; "anchors": the earlier rule below, kept as a baseline for evaluation.
+    decision: str = "model"
+    answerability: AnswerabilityModel = FITTED_ANSWERABILITY
+    answer_probability: float = 0.5
+    # the anchor rule: answer when (best - best off-topic anchor) + (best - tenth best card) >= this ...
     relevance_threshold: float = 0.03
     # ... minus this when the query and the best card are in different languages
     cross_lingual_allowance: float = 0.01
@@ -84,8 +101,22 @@ class RetrievalConfig:
     lexical_evidence: float = 0.6
     # hits after the first must score within this distance of it
     relative_cutoff: float = 0.06
+    # a hit whose question is this close to the best hit's question (cosine of their question
+    # chunks), and that scores within `same_answer_margin` of it, answers the same question:
+    # it is shown as "also in your notes" (ranking is left alone: moving the fuller card
+    # first cost recall@1 on the dev set, 0.894 -> 0.856)
+    same_question: float = 0.95
+    same_answer_margin: float = 0.03
     use_lexical: bool = True
 
+
+@dataclass(frozen=True)
+class Lookup:
+    """A search's hits with the evidence the decision was made on."""
+
+    hits: list[Hit]
+    evidence: Evidence | None
+    probability: float  # that the notes answer the query (the anchor rule gives 0 or 1)
 
 class Retriever:
     """Searches one `Index` (read-only, so safe across threads); rebuilt after each sync."""
@@ -118,23 +149,44 @@ class Retriever:
         return self.search_vector(query, vector, k)
 
     def search_vector(self, query: str, vector: np.ndarray, k: int = 3) -> list[Hit]:
+        return self.lookup(query, vector, k).hits
+
+    def lookup(self, query: str, vector: np.ndarray, k: int = 3) -> Lookup:
+        """Up to `k` cards for a query already embedded, and why they were (not) given."""
         if not self.cards:
-            return []
-        dense = self.index.card_scores(vector)
-        lexical_scores, coverage = self.index.lexical.scores(query) if self.config.use_lexical else ([0.0] * len(dense), 0.0)
+            return Lookup([], None, 0.0)
+        index, config = self.index, self.config
+        dense = index.card_scores(vector)
+        lexical_scores, coverage = index.lexical.scores(query) if config.use_lexical else ([0.0] * len(dense), 0.0)
         lexical = np.asarray(lexical_scores, np.float32)
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical
-        fused = dense + self.config.lexical_weight * lexical_norm * coverage
-        if not self.is_covered(vector, dense, coverage, query=query):
-            return []
-        order = np.argsort(-fused)[: max(1, k)]
+        fused = dense + config.lexical_weight * lexical_norm * coverage
+        order = np.argsort(-fused)
+        evidence = gather_evidence(index, query, dense, order, float((self._anchors @ vector).max()),
+                                   index.lexical.content_terms(query), self._card_is_chinese)
+        if config.decision == "model":
+            probability = config.answerability.probability(evidence)
+        else:
+            probability = float(self.is_covered(vector, dense, coverage, query=query))
+        if probability < config.answer_probability:
+            return Lookup([], evidence, probability)
         best = fused[order[0]]
-        return [
+        chosen = [int(i) for i in order[: max(1, k)] if best - fused[i] <= config.relative_cutoff]
+        same = self._same_question(chosen, fused)
+        hits = [
             Hit(card=self.cards[i], score=round(float(fused[i]), 4), dense=round(float(dense[i]), 4),
-                lexical=round(float(lexical_norm[i] * coverage), 4))
-            for i in order
-            if best - fused[i] <= self.config.relative_cutoff
+                lexical=round(float(lexical_norm[i] * coverage), 4), same_question=rank > 0 and i in same)
+            for rank, i in enumerate(chosen)
         ]
+        return Lookup(hits, evidence, probability)
+
+    def _same_question(self, chosen: list[int], fused: np.ndarray) -> list[int]:
+        """The chosen cards that answer the best card's question (its own included)."""
+        first = chosen[0]
+        question = self.index.question_vector(first)
+        return [i for i in chosen if i == first or (
+            fused[first] - fused[i] <= self.config.same_answer_margin
+            and float(self.index.question_vector(i) @ question) >= self.config.same_question)]
 
     def is_covered(self, vector: np.ndarray, dense: np.ndarray, coverage: float, query: str | None = None) -> bool:
         """Does the best card beat chatter and the crowd of other cards (see module doc)?

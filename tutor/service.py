@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .conversation import not_covered_message
 from .embeddings import TutorEmbeddings, load_embeddings
 from .errors import IndexNotReady, InputError
 from .export import attempts_csv_text, write_anki_deck, write_attempts_csv
@@ -55,10 +56,13 @@ class GradeNotSaved(ProgressError):
 class Answer:
     query: str
     hits: list[Hit]
+    unexplained: str | None = None  # when there are no hits: a term of the query no card mentions
 
     def to_dict(self) -> dict:
+        why = {} if self.hits else {"why": {"term": self.unexplained, "message": not_covered_message(self.unexplained)}}
         return {
             "query": self.query,
+            **why,
             "hits": [
                 {
                     "id": hit.card.id,
@@ -147,7 +151,8 @@ class Tutor:
         question = check_text(question, "the question")
         if k < 1:
             raise InputError("k must be at least 1")
-        return Answer(query=question, hits=self.retriever.search(question, k))
+        lookup = self.retriever.lookup(question, self.embeddings.query(question), k)
+        return Answer(question, lookup.hits, lookup.evidence.unexplained if lookup.evidence else None)
 
     def as_retriever(self, k: int = 3):
         """A langchain retriever over these notes (see chain.py)."""

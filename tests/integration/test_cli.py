@@ -51,7 +51,11 @@ def test_ask_json_contract_and_abstention(full_index):
     assert isinstance(hit["path"], list) and isinstance(hit["line"], int) and hit["answer"]
 
     off = json.loads(run(["ask", "今天天气怎么样", "--json"], data).stdout)
-    assert off == {"query": "今天天气怎么样", "hits": []}
+    assert off == {"query": "今天天气怎么样", "hits": [],
+                   "why": {"term": None, "message": "我的笔记里没有涉及这个问题。(Not covered by the notes.)"}}
+    unexplained = json.loads(run(["ask", "CLIP 原理是什么", "--json"], data).stdout)
+    # "clip" is in PPO's card (a formula's name): the notes still never explain CLIP, and say so
+    assert unexplained["hits"] == [] and unexplained["why"]["term"] == "CLIP"
 
 
 def test_ask_text_output_says_plainly_when_not_covered(full_index):

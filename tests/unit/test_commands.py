@@ -45,3 +45,29 @@ def test_bind_shows_gradio_only_the_inputs():
     assert typing.get_type_hints(bound)["request"] is gr.Request
     seen = []
     assert bind(lambda view, text: seen.append((view, text)) or "ok", "v")("t") == "ok" and seen == [("v", "t")]
+
+
+def test_salient_terms_are_names_written_like_technical_terms():
+    from tutor.answerability import salient_terms
+
+    assert [written for _, written in salient_terms("How does CLIP align images with text?")] == ["CLIP"]
+    assert {term for term, _ in salient_terms("SimPO 和 DPO 的区别，o1 怎么训练的？")} == {"simpo", "dpo", "o1"}
+    # plain English words are not names; sizes like 7B and 1GB are not subjects
+    assert salient_terms("Why does beam search need a length penalty?") == []
+    assert salient_terms("把 70B 模型蒸馏到 7B，1GB 梯度") == []
+    assert [t for t, _ in salient_terms("word2vec 的负采样")] == ["word2vec"]
+
+
+def test_the_answerability_model_weighs_evidence_both_ways():
+    from tutor.answerability import Evidence
+    from tutor.retrieval import FITTED_ANSWERABILITY
+
+    model = FITTED_ANSWERABILITY
+
+    covered = Evidence(best=0.93, chatter_margin=0.08, standout=0.06, lexical_share=0.8, cross_lingual=0,
+                       salient_absent=0, salient_found=1)
+    uncovered = Evidence(best=0.86, chatter_margin=0.01, standout=0.012, lexical_share=0.0, cross_lingual=0,
+                         salient_absent=1, salient_found=0, unexplained="SimPO")
+    assert model.probability(covered) > 0.9 > 0.1 > model.probability(uncovered)
+    names_it = Evidence(**{**covered.__dict__, "salient_absent": 1.0, "salient_found": 0.0})
+    assert model.probability(names_it) < model.probability(covered)  # a name the notes never mention counts

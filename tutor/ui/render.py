@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from ..conversation import NOT_COVERED, Reply, ReplyKind
+from ..conversation import Reply, ReplyKind, not_covered_message
 from ..grading import Grade
 from ..interview import Summary
 from ..notes import Card
@@ -167,7 +167,7 @@ def source_line(card: Card) -> str:
 def reply_html(reply: Reply) -> str:
     """A chat answer: the best card open, the others folded, or "not in my notes"."""
     if reply.kind == ReplyKind.NOT_COVERED:
-        parts = [paragraph(NOT_COVERED)]
+        parts = [paragraph(not_covered_message(reply.unexplained))]
         if reply.related:
             parts.append(paragraph("笔记里最接近的主题 (nearest topics in the notes)："))
             items = "".join(f"<li><strong>{escape(c.topic)}</strong>：{inline_html(c.question)}</li>" for c in reply.related)
@@ -180,7 +180,8 @@ def reply_html(reply: Reply) -> str:
         if rank == 1:
             parts.append(f"<h3>{inline_html(card.question)}</h3>\n{body}")
         else:  # the best match is open; the others wait behind their question
-            parts.append(f"<details><summary>另见 see also：{inline_html(card.question)}</summary>\n{body}\n</details>")
+            label = "笔记里同一问题的另一份回答 also in your notes" if hit.same_question else "另见 see also"
+            parts.append(f"<details><summary>{label}：{inline_html(card.question)}</summary>\n{body}\n</details>")
     if reply.kind == ReplyKind.EXPAND and reply.related:
         related = "；".join(inline_html(c.question) for c in reply.related)
         parts.append(f"<p><strong>相关问题 related:</strong> {related}</p>")

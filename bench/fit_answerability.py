@@ -1,0 +1,70 @@
+"""Fit the answerability model (tutor/answerability.py) on the dev splits and print it.
+
+    python bench/fit_answerability.py [--data FILE ...]
+
+Reads labelled queries (covered = a non-empty "expected"), keeps the rows of split "dev"
+(a file without splits, like retrieval_dev.jsonl, is all dev), computes each query's
+Evidence over the index of TUTOR_KNOWLEDGE_DIR (in TUTOR_DATA_DIR), and fits a logistic
+regression on standardised features with an L2 penalty. Prints the model as Python to
+paste into tutor/retrieval.py (FITTED_ANSWERABILITY), and the dev rows' answered rates.
+Check rows are never read here.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from tutor.answerability import FEATURES
+from tutor.evaluation import load_queries
+from tutor.service import Tutor
+
+DATA = Path(__file__).resolve().parent / "data"
+L2 = 1.0
+
+
+def fit(features: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    means, spreads = features.mean(0), features.std(0) + 1e-9
+    design = np.column_stack([np.ones(len(features)), (features - means) / spreads])
+
+    def loss(w: np.ndarray) -> float:
+        p = 1 / (1 + np.exp(-(design @ w)))
+        return float(-np.sum(covered * np.log(p + 1e-12) + (1 - covered) * np.log(1 - p + 1e-12))
+                     + L2 * np.sum(w[1:] ** 2))
+
+    w = minimize(loss, np.zeros(design.shape[1]), method="L-BFGS-B").x
+    return means, spreads, w[1:], float(w[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, nargs="+",
+                        default=[DATA / "realstyle_questions.jsonl", DATA / "retrieval_dev.jsonl"])
+    args = parser.parse_args()
+    queries = [q for path in args.data for q in load_queries(path) if q.split in ("dev", "")]
+    tutor = Tutor()
+    tutor.ingest()
+    retriever = tutor.retriever
+    vectors = tutor.embeddings.queries([q.text for q in queries])
+    evidence = [retriever.lookup(q.text, v).evidence for q, v in zip(queries, vectors)]
+    features = np.array([e.vector() for e in evidence])
+    covered = np.array([q.on_topic for q in queries], float)
+    means, spreads, weights, bias = fit(features, covered)
+    print(f"# fitted on {len(queries)} dev queries ({int(covered.sum())} covered) from "
+          + ", ".join(p.name for p in args.data))
+    print("FITTED_ANSWERABILITY = AnswerabilityModel(")
+    for name, values in (("means", means), ("spreads", spreads), ("weights", weights)):
+        print(f"    {name}=({', '.join(f'{v:.4f}' for v in values)}),")
+    print(f"    bias={bias:.4f},\n)")
+    probability = 1 / (1 + np.exp(-(bias + ((features - means) / spreads) @ weights)))
+    for name, weight in zip(FEATURES, weights):
+        print(f"#   {name:16s} {weight:+.2f}")
+    for kind in dict.fromkeys(q.kind for q in queries):
+        mask = np.array([q.kind == kind for q in queries])
+        print(f"# dev answered, {kind}: {np.mean(probability[mask] >= 0.5):.3f} of {mask.sum()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Do the notes answer this question? A calibrated decision from a few measured signals.
+
+e5's cosines between any two technical texts are high, so no fixed threshold separates a
+question the notes answer from a technical question they do not (CLIP, SimPO, a database
+question that shares a word with the notes). The decision combines signals that are each
+evidence of coverage, in a logistic model fitted on a labelled dev split
+(`bench/fit_answerability.py`) and judged on a separate check split:
+
+- the best card's cosine, and how far it stands above everyday chatter (fixed anchor
+  sentences) and above the crowd of other cards (ranks 5-20): a covered question has a
+  card that stands out;
+- the share of the question's rare terms (IDF-weighted) that the best card contains;
+- salient terms: names written like technical terms (inner capitals or digits, CLIP,
+  SimPO, o1, word2vec; or any Latin-script term inside a Chinese question). The share of
+  their weight that no card contains at all ("the notes never mention SimPO") and the
+  share found in the three best cards;
+- whether the question and the best card are in different languages (e5 aligns languages
+  imperfectly, which lowers the other signals for equally relevant text).
+
+When the notes decline, `Evidence.unexplained` names the salient term they never mention,
+so the reply can say so ("我的笔记里没有讲 SimPO").
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .lexical import STOP_WORDS, is_chinese, terms
+
+_LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*")
+_SIZE = re.compile(r"\d+(?:\.\d+)?[kmbgt]?b?")  # 7B, 70b, 1GB: sizes, not subjects
+FEATURES = ("best", "chatter_margin", "standout", "lexical_share", "cross_lingual", "salient_absent",
+            "salient_found")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    best: float  # the best card's dense score
+    chatter_margin: float  # best minus the best everyday anchor
+    standout: float  # best minus the mean of cards ranked 5-20
+    lexical_share: float  # share of the query's rare-term weight found in the best card
+    cross_lingual: float  # 1 when query and best card are in different languages
+    salient_absent: float  # share of salient-term weight found in no card
+    salient_found: float  # share of salient-term weight found in the three best cards
+    unexplained: str | None = None  # a salient term of the query no card mentions
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, name) for name in FEATURES], float)
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """Logistic model over standardised `Evidence` (means and spreads of the fit set)."""
+
+    means: tuple[float, ...]
+    spreads: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, evidence: Evidence) -> float:
+        z = (evidence.vector() - np.asarray(self.means)) / np.asarray(self.spreads)
+        return 1.0 / (1.0 + math.exp(-(self.bias + float(np.asarray(self.weights) @ z))))
+
+
+def salient_terms(query: str) -> list[tuple[str, str]]:
+    """(index term, as written) for the query's technical-looking Latin-script names."""
+    chinese = is_chinese(query)
+    found: dict[str, str] = {}
+    for match in _LATIN.finditer(query):
+        token = match.group()
+        if len(token) < 2 or _SIZE.fullmatch(token.lower()):
+            continue
+        if chinese or re.search(r"[A-Z]", token[1:]) or re.search(r"\d", token):
+            for term in terms(token):
+                if "_" not in term and term not in STOP_WORDS:
+                    found.setdefault(term, token)
+    return list(found.items())
+
+
+def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarray, anchors_best: float,
+                    query_terms: list[str], card_is_chinese: list[bool]) -> Evidence:
+    """The signals for `query`, given its dense card scores and the fused ranking `order`."""
+    lexical = index.lexical
+    top = int(order[0])
+    best = float(dense[top])
+    ranked = np.sort(dense)[::-1]
+    crowd = ranked[4:20] if len(ranked) > 5 else np.array([anchors_best])
+    weights = {t: lexical.idf(t) for t in query_terms}
+    total = sum(weights.values())
+    share = sum(w for t, w in weights.items() if lexical.in_card(t, top)) / total if total else 0.0
+    salient = salient_terms(query)
+    salient_weights = {term: lexical.idf(term) for term, _ in salient}
+    salient_total = sum(salient_weights.values())
+    top3 = [int(i) for i in order[:3]]
+    absent = [term for term, _ in salient if not lexical.known(term)]
+    found = [term for term, _ in salient if any(lexical.in_card(term, i) for i in top3)]
+    unexplained = next((written for term, written in salient if term in absent), None)
+    return Evidence(
+        best=best,
+        chatter_margin=best - anchors_best,
+        standout=best - float(crowd.mean()),
+        lexical_share=share,
+        cross_lingual=float(is_chinese(query) != card_is_chinese[top]),
+        salient_absent=sum(salient_weights[t] for t in absent) / salient_total if salient_total else 0.0,
+        salient_found=sum(salient_weights[t] for t in found) / salient_total if salient_total else 0.0,
+        unexplained=unexplained,
+    )
