@@ -1,41 +1,64 @@
 """Grading agreement with human grades: our grader next to plain cosine, same run.
 
-    python bench/eval_grading.py [--data bench/data/grading_dev.jsonl ...]
+    python bench/eval_grading.py [--data FILE ...] [--split dev|check|all] [--notes DIR]
 
 Each answer is graded against the card its label names (question matching is measured
 by the retrieval harness). Prints Spearman and Pearson against the 0-5 human grades
 (rubric: bench/data/GRADING_RUBRIC.md), overall and per language, and our mean score per
 answer kind and per human grade.
+
+`--notes DIR` adds a folder of notes in a learner's style (bench/data/prose_notes) to the
+shipped ones, the way a learner's own notes sit beside them, indexed in a temporary folder;
+without it the index of TUTOR_KNOWLEDGE_DIR is used.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shutil
+import tempfile
 from pathlib import Path
 
 from tutor.evaluation import evaluate_grading, load_graded_answers
 from tutor.service import Tutor
+from tutor.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def tutor_with(notes: Path | None, scratch: Path) -> Tutor:
+    if notes is None:
+        return Tutor()
+    settings = Settings.from_env()
+    combined = scratch / "notes"
+    shutil.copytree(settings.knowledge_dir, combined, ignore=shutil.ignore_patterns("uploads"))
+    shutil.copytree(notes, combined / notes.name)
+    return Tutor(dataclasses.replace(settings, knowledge_dir=combined, data_dir=scratch / "data", chroma_url=None))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, nargs="+", default=[DATA / "grading_dev.jsonl", DATA / "grading_check.jsonl"])
+    parser.add_argument("--split", default="all", help="dev, check or all (answers without a split always count)")
+    parser.add_argument("--notes", type=Path, help="a notes folder to add to the shipped notes")
     args = parser.parse_args()
-    tutor = Tutor()
-    tutor.ingest()
-    for path in args.data:
-        answers = load_graded_answers(path)
-        result = evaluate_grading(tutor.grader, tutor.embeddings, tutor.retriever.cards, answers)
-        print(f"\n== {path.name}: {len(answers)} graded answers to {len({a.card for a in answers})} cards")
-        print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'cosine ρ':>11s}{'cosine r':>11s}")
-        for subset in ("all", "zh", "en"):
-            f = result[subset]
-            print(f"{subset:8s}{f['n']:5d}{f['ours']['spearman']:10.3f}{f['ours']['pearson']:10.3f}"
-                  f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}")
-        print("our mean score by answer kind: " + ", ".join(f"{k} {v}" for k, v in result["mean score by kind"].items()))
-        by_grade = result["mean score by human grade"]
-        print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in by_grade.items()))
+    with tempfile.TemporaryDirectory() as scratch:
+        tutor = tutor_with(args.notes, Path(scratch))
+        tutor.ingest()
+        for path in args.data:
+            answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
+            result = evaluate_grading(tutor.grader, tutor.embeddings, tutor.retriever.cards, answers)
+            cards = len({a.card for a in answers})
+            print(f"\n== {path.name} ({args.split}): {len(answers)} graded answers to {cards} cards")
+            print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'cosine ρ':>11s}{'cosine r':>11s}")
+            for subset in ("all", "zh", "en"):
+                f = result[subset]
+                print(f"{subset:8s}{f['n']:5d}{f['ours']['spearman']:10.3f}{f['ours']['pearson']:10.3f}"
+                      f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}")
+            by_kind = result["mean score by kind"]
+            by_grade = result["mean score by human grade"]
+            print("our mean score by answer kind: " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
+            print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in by_grade.items()))
 
 
 if __name__ == "__main__":

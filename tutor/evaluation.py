@@ -200,6 +200,7 @@ class GradedAnswer:
     grade: int  # 0-5, by the rubric in bench/data/GRADING_RUBRIC.md
     kind: str
     lang: str
+    split: str = ""
 
 
 def load_graded_answers(path: Path) -> list[GradedAnswer]:
@@ -208,7 +209,7 @@ def load_graded_answers(path: Path) -> list[GradedAnswer]:
         if line.strip():
             data = json.loads(line)
             items.append(GradedAnswer(data["card"], data["question"], data["answer"], int(data["grade"]),
-                                      data.get("kind", ""), data.get("lang", "")))
+                                      data.get("kind", ""), data.get("lang", ""), data.get("split", "")))
     return items
 
 

@@ -1,0 +1,34 @@
+"""The evaluation sets name real cards and keep their splits apart (a stale label would
+silently change a figure)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tutor.evaluation import card_key, load_graded_answers, load_queries
+from tutor.notes import load_notes
+
+from ..conftest import KNOWLEDGE, ROOT
+
+DATA = ROOT / "bench" / "data"
+
+
+def test_real_style_questions_name_cards_of_the_shipped_notes():
+    queries = load_queries(DATA / "realstyle_questions.jsonl")
+    keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards}
+    assert len(queries) >= 400 and {q.split for q in queries} == {"dev", "check"}
+    assert {key for q in queries for key in q.expected} <= keys
+    assert all(bool(q.expected) == (q.kind == "covered") for q in queries)
+    english = sum(q.lang == "en" for q in queries) / len(queries)
+    assert english >= 0.35 and sum(q.kind == "offdomain-tech" for q in queries) >= 60
+
+
+def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
+    answers = load_graded_answers(DATA / "grading_prose.jsonl")
+    keys = {card_key(card) for card in load_notes(DATA / "prose_notes").cards}
+    assert len(answers) >= 200 and {a.card for a in answers} <= keys and len(keys) >= 25
+    splits = defaultdict(set)
+    for answer in answers:
+        splits[answer.card].add(answer.split)
+    assert all(len(s) == 1 for s in splits.values())  # every answer of a note in one split
+    assert sum(a.lang == "en" for a in answers) / len(answers) >= 0.35
+    assert {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
