@@ -28,6 +28,7 @@ _WORDS = {
 }
 _BY_WORD = {word: kind for kind, words in _WORDS.items() for word in words}
 _COUNT = re.compile(r"(?<!\S)(\d{1,2})(?!\S)")
+_ENGLISH = re.compile(r"(?<!\S)(?:en|english|英文)(?!\S)", re.I)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Command:
     topics: list[str] = field(default_factory=list)  # /interview: the topics named
     count: int = DEFAULT_INTERVIEW_QUESTIONS  # /interview: how many questions
     unknown: str = ""  # /interview: text that names no topic
+    language: str = "zh"  # /interview: "en" (or "english") asks in English
 
 
 def parse_command(message: str, topic_names: list[str] | None = None) -> Command | None:
@@ -54,6 +56,9 @@ def parse_command(message: str, topic_names: list[str] | None = None) -> Command
     number = _COUNT.search(rest)
     count = int(number.group(1)) if number else DEFAULT_INTERVIEW_QUESTIONS
     rest = (rest[: number.start()] + rest[number.end():]) if number else rest
+    english = _ENGLISH.search(rest)
+    rest = _ENGLISH.sub(" ", rest)
     names = sorted(topic_names or [], key=len, reverse=True)
     topics = [name for name in names if name.lower() in rest.lower()]
-    return Command(kind, slash, topics=topics, count=count, unknown="" if topics else rest.strip())
+    return Command(kind, slash, topics=topics, count=count, unknown="" if topics else rest.strip(),
+                   language="en" if english else "zh")

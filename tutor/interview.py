@@ -12,14 +12,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .grading import Band, Grade, Grader
+from . import followups
+from .followups import FollowUpKind
+from .grading import Grade, Grader
 from .notes import Card
 from .progress import AttemptKind, ProgressError, Submission
 
 # Stores one answer or skip (a learner's progress store); raises ProgressError on failure.
 Recorder = Callable[[Submission], object]
 
-GOOD_ENOUGH = Band.EXCELLENT  # no follow-up from this score on
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Turn:
     card: Card
     prompt: str
     kind: AttemptKind  # QUESTION or FOLLOW_UP
+    reference: Card | None = None  # a follow-up is graded against this (a card, or one point)
+    follow_up: FollowUpKind | None = None
     answer: str = ""
     grade: Grade | None = None
     skipped: bool = False
@@ -42,6 +45,7 @@ class Feedback:
     next_prompt: str | None  # a follow-up or the next question; None when the interview is over
     next_kind: AttemptKind | None
     not_saved: str | None = None  # why the attempt could not be recorded (the grade still stands)
+    follow_up: FollowUpKind | None = None  # what kind of follow-up comes next, if one does
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class SummaryRow:
     score: int | None  # None when skipped
     verdict: str
     follow_up_score: int | None
+    study_next: str | None = None  # the most important point missed, to study next
+    source: str = ""  # where the card is written
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Interview:
     grader: Grader
     record: Recorder | None = None
     follow_ups: bool = True
+    language: str = "zh"  # "zh" or "en": the language questions and follow-ups are asked in
     turns: list[Turn] = field(default_factory=list)
     _next_card: int = 0
 
@@ -78,12 +85,16 @@ class Interview:
         cards: list[Card],
         grader: Grader,
         record: Recorder | None = None,
+        language: str = "zh",
+        follow_ups: bool = True,
     ) -> Interview:
         """Start asking `cards` in this order (no card twice)."""
         cards = list(dict.fromkeys(cards))
         if not cards:
             raise ValueError("no cards to ask")
-        interview = cls(cards=cards, grader=grader, record=record)
+        if language not in ("zh", "en"):
+            raise ValueError("the interview language is zh or en")
+        interview = cls(cards=cards, grader=grader, record=record, follow_ups=follow_ups, language=language)
         interview._advance()
         return interview
 
@@ -108,7 +119,7 @@ class Interview:
             return None
         card = self.cards[self._next_card]
         self._next_card += 1
-        turn = Turn(card=card, prompt=card.question, kind=AttemptKind.QUESTION)
+        turn = Turn(card=card, prompt=card.asked_in(self.language), kind=AttemptKind.QUESTION)
         self.turns.append(turn)
         return turn
 
@@ -118,14 +129,8 @@ class Interview:
         if turn is None:
             raise ValueError("the interview is over")
         turn.answer = text
-        if turn.kind == AttemptKind.FOLLOW_UP:
-            reference = self._follow_up_reference(turn)
-            turn.grade = self.grader.grade(reference, text, question=turn.prompt)
-        else:
-            turn.grade = self.grader.grade(turn.card, text, question=turn.prompt)
-        following = None
-        if turn.kind == AttemptKind.QUESTION and self.follow_ups and turn.grade.missed and turn.grade.score < GOOD_ENOUGH:
-            following = self._follow_up(turn)
+        turn.grade = self.grader.grade(turn.reference or turn.card, text, question=turn.prompt)
+        following = self._follow_up(turn) if turn.kind == AttemptKind.QUESTION and self.follow_ups else None
         not_saved = self._save(turn)
         if following is None:
             following = self._advance()
@@ -135,6 +140,7 @@ class Interview:
             next_prompt=following.prompt if following else None,
             next_kind=following.kind if following else None,
             not_saved=not_saved,
+            follow_up=following.follow_up if following else None,
         )
 
     def _save(self, turn: Turn) -> str | None:
@@ -149,15 +155,16 @@ class Interview:
         return None
 
     def hint(self) -> str:
-        """Name what to talk about, without giving the answer away."""
+        """A sentence that points the way: first the kind of thing missing, then the start
+        of the most important point (see followups.hint)."""
         turn = self.current
         if turn is None:
             raise ValueError("the interview is over")
         turn.hints += 1
-        points = self._open_points(turn)
-        point = points[min(turn.hints - 1, len(points) - 1)]
-        words = self.grader.index.lexical.keywords(point, 3)
-        return "、".join(words) if words else point[: max(6, len(point) // 4)] + "……"
+        reference = turn.reference or turn.card
+        points = list(reference.key_points) or [re.sub(r"\s+", " ", reference.answer)]
+        point = followups.most_important(points, reference, self.grader.index)
+        return followups.hint(point, reference, turn.hints, self.language)
 
     def skip(self) -> tuple[Turn | None, str | None]:
         """Give up on the current prompt (a skipped question counts as failed in the
@@ -191,10 +198,12 @@ class Interview:
                         score=turn.grade.score if turn.grade else None,
                         verdict=turn.grade.verdict if turn.grade else "跳过 skipped",
                         follow_up_score=None,
+                        study_next=self._study_next(turn),
+                        source=turn.card.location,
                     )
                 )
         rows = [
-            SummaryRow(r.number, r.question, r.topic, r.score, r.verdict, follow_up_scores.get(i))
+            SummaryRow(r.number, r.question, r.topic, r.score, r.verdict, follow_up_scores.get(i), r.study_next, r.source)
             for i, r in enumerate(rows)
         ]
         scored = [r for r in rows if r.score is not None]
@@ -210,25 +219,18 @@ class Interview:
         )
 
     # follow-ups -----------------------------------------------------------------------
-    def _follow_up(self, turn: Turn) -> Turn:
-        point = turn.grade.missed[0]
-        words = self.grader.index.lexical.keywords(point, 2)
-        about = f"「{'、'.join(words)}」" if words else "这个问题的另一个要点"
-        prompt = f"追问：关于「{turn.card.question.rstrip('？?')}」，你还没有谈到和 {about} 有关的内容，能具体说说吗？"
-        follow = Turn(card=turn.card, prompt=prompt, kind=AttemptKind.FOLLOW_UP)
+    def _follow_up(self, turn: Turn) -> Turn | None:
+        asked = {t.card.id for t in self.turns} | {c.id for c in self.cards}
+        move = followups.follow_up(turn.card, turn.grade, self.grader.index, asked, self.language)
+        if move is None:
+            return None
+        card = move.reference if move.kind == FollowUpKind.DEEPER else turn.card
+        follow = Turn(card=card, prompt=move.prompt, kind=AttemptKind.FOLLOW_UP, reference=move.reference,
+                      follow_up=move.kind)
         self.turns.append(follow)
         return follow
 
-    def _follow_up_reference(self, turn: Turn) -> Card:
-        """The follow-up is graded against the point it asks about."""
-        asked_after = self.turns[self.turns.index(turn) - 1]
-        point = asked_after.grade.missed[0]
-        return Card(
-            id=turn.card.id, question=turn.prompt, answer=point, key_points=(point,),
-            path=turn.card.path, source=turn.card.source, line=turn.card.line,
-        )
-
-    def _open_points(self, turn: Turn) -> list[str]:
-        if turn.kind == AttemptKind.FOLLOW_UP:
-            return list(self._follow_up_reference(turn).key_points)
-        return list(turn.card.key_points) or [re.sub(r"\s+", " ", turn.card.answer)]
+    def _study_next(self, turn: Turn) -> str | None:
+        """The one thing to study after this question: its most important missed point."""
+        points = list(turn.grade.missed) if turn.grade is not None else list(turn.card.key_points)
+        return followups.most_important(points, turn.card, self.grader.index) if points else None

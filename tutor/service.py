@@ -41,7 +41,21 @@ from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
 from .store import CardStore, open_chroma
 
-__all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "Learner", "Tutor"]
+__all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "InterviewSettings", "Learner",
+           "Tutor"]
+
+
+@dataclass(frozen=True)
+class InterviewSettings:
+    """How an interview is held: the language it asks in, the difficulties it picks from
+    (1-3; a card without one counts as 2), and whether it follows up."""
+
+    language: str = "zh"
+    difficulties: frozenset[int] = frozenset({1, 2, 3})
+    follow_ups: bool = True
+
+    def admits(self, card: Card) -> bool:
+        return (card.difficulty or 2) in self.difficulties
 
 
 class GradeNotSaved(ProgressError):
@@ -202,17 +216,21 @@ class Tutor:
             raise InputError(f"no card in the notes matches the question: {question[:80]}")
         return hits[0].card, answer, self.grader.grade(hits[0].card, answer, question=question)
 
-    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None) -> Interview:
+    def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None,
+                        settings: InterviewSettings | None = None) -> Interview:
         """An unrecorded interview of `count` shuffled cards from `topics` (all when empty);
         `Learner.start_interview` asks in the learner's schedule and records."""
-        pool = self._pool(topics, count)
+        settings = settings or InterviewSettings()
+        pool = self._pool(topics, count, settings)
         random.Random(seed).shuffle(pool)
-        return Interview.begin(_some(pool[:count], "no cards for the chosen topics"), self.grader)
+        return Interview.begin(_some(pool[:count], "no cards for the chosen topics"), self.grader,
+                               language=settings.language, follow_ups=settings.follow_ups)
 
-    def _pool(self, topics: list[str] | None, count: int) -> list[Card]:
+    def _pool(self, topics: list[str] | None, count: int, settings: InterviewSettings) -> list[Card]:
         if count < 1:
             raise InputError("an interview needs at least one question")
-        return [c for c in self.retriever.cards if not topics or c.topic in topics]
+        return [c for c in self.retriever.cards
+                if (not topics or c.topic in topics) and settings.admits(c)]
 
     # progress -----------------------------------------------------------------------
     @property
@@ -264,11 +282,13 @@ class Learner:
         return self.tutor.progress.record(self.user, s.card, s.score, s.answer, s.kind, s.hints)
 
     def start_interview(self, topics: list[str] | None = None, count: int = 5, seed: int | None = None,
-                        card_ids: list[str] | None = None, now: datetime | None = None) -> Interview:
+                        card_ids: list[str] | None = None, now: datetime | None = None,
+                        settings: InterviewSettings | None = None) -> Interview:
         """`count` cards from `topics` in the order of this learner's schedule (due, weakest
         topics, new; see scheduler.choose_cards), or exactly `card_ids`; every answer is
         recorded."""
-        pool = self.tutor._pool(topics, count)
+        settings = settings or InterviewSettings()
+        pool = self.tutor._pool(topics, count, settings if card_ids is None else InterviewSettings())
         if card_ids is not None:
             by_id = {c.id: c for c in pool}
             chosen = _some([by_id[i] for i in dict.fromkeys(card_ids) if i in by_id][:count],
@@ -276,7 +296,8 @@ class Learner:
         else:
             schedule = self.tutor.progress.schedule(self.user, {c.id for c in pool})
             chosen = _some(choose_cards(pool, schedule, count, utc(now), seed), "no cards for the chosen topics")
-        return Interview.begin(chosen, self.tutor.grader, self.record)
+        return Interview.begin(chosen, self.tutor.grader, self.record, language=settings.language,
+                               follow_ups=settings.follow_ups)
 
     def report(self, now: datetime | None = None) -> ProgressReport:
         return self.tutor.progress.report(self.user, self.tutor.current_card_ids(), now)

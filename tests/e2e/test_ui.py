@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from ..conftest import HOSTILE_NOTES, KNOWLEDGE, ROOT, _free_port
+from ..conftest import HOSTILE_NOTES, KNOWLEDGE, ROOT, _free_port, make_tutor
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -270,10 +270,63 @@ def test_hint_and_skip_buttons(server, browser):
     assert "第 1/1 题" in wait_for_reply(page, before)
     before = bot_count(page)
     page.click("#hint")
-    assert "提示 hint" in wait_for_reply(page, before)
+    hint = wait_for_reply(page, before)
+    assert hint.startswith("💡 想想") and hint.endswith(("。", "？"))  # a sentence naming a direction
     before = bot_count(page)
     page.click("#skip")
     assert "面试结束" in wait_for_reply(page, before, new_messages=2)
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def grader_like_the_server(server, e5, tmp_path_factory):
+    """The server's notes graded in this process, to pick answers that land in a band."""
+    tutor = make_tutor(server.knowledge, tmp_path_factory.mktemp("grader-data"), e5)
+    tutor.ingest()
+    return tutor
+
+
+def _card_asked(tutor, shown: str):
+    """The card whose question the chat shows (its LaTeX is rendered, so match the text
+    before the first formula)."""
+    def plain(text):
+        return re.sub(r"\W", "", text.split("$")[0])
+    return next(c for c in tutor.retriever.cards if plain(c.question) and plain(c.question) in re.sub(r"\W", "", shown))
+
+
+def _answer_in_band(tutor, card, low: int, high: int) -> str:
+    first = card.key_points[0]
+    candidates = [card.answer, "；".join(card.key_points[:2]), first, first[: max(8, len(first) // 3)],
+                  card.question.rstrip("？?") + "，我记得和训练稳定有关，具体不太清楚。", card.key_points[-1][:20]]
+    for answer in candidates:
+        if low <= tutor.grader.grade(card, answer, question=card.question).score < high:
+            return answer
+    raise AssertionError(f"no candidate answer scores in [{low}, {high}) for {card.question}")
+
+
+def test_a_three_question_interview_follows_up_like_an_interviewer(server, browser, grader_like_the_server):
+    """A good answer is taken one level deeper, a partial one is asked about its most
+    important missed point, a wrong one hears what the notes say; the summary says what
+    to study next and offers the weak questions again."""
+    page = open_page(browser, server.url)
+    prompt = send(page, "/interview Normalization 3")
+    expected = [(70, 101, "答得不错，往深一层问："), (50, 70, "追问："), (1, 50, "这个回答和笔记的要点差得比较远")]
+    for number, (low, high, follow_up) in enumerate(expected, start=1):
+        assert f"第 {number}/3 题" in prompt
+        card = _card_asked(grader_like_the_server, prompt.split("题 · Normalization")[-1])
+        reply = send(page, _answer_in_band(grader_like_the_server, card, low, high))
+        score = int(re.search(r"得分 score: (\d+)/100", reply).group(1))
+        assert low <= score < high and follow_up in reply, reply[-400:]
+        asked = reply.split("---")[-1] if "---" in reply else reply
+        assert not re.search(r"「[a-z0-9]{1,3}[、」]", asked)  # no lower-cased fragments
+        shot(page, f"interview-follow-up-{number}")
+        prompt = send(page, "/skip")  # the follow-up, given up: on to the next question
+    assert "面试结束" in prompt and "下一步复习 study next" in prompt
+    page.wait_for_selector("#again", state="visible", timeout=30_000)
+    shot(page, "interview-summary")
+    before = bot_count(page)
+    page.click("#again")
+    assert "共 2 题" in wait_for_reply(page, before)  # the partial and the wrong one, again
     page.close()
 
 
@@ -381,10 +434,9 @@ def test_progress_tab_shows_due_cards_practise_and_exports(server, browser):
     intro = send(page, "/interview Attention 1")
     question = intro.split("\n")[-1].strip()
     assert "第 1/1 题" in intro and question
-    feedback = send(page, "不知道")
-    assert "得分 score: 0/100" in feedback
-    if "面试结束" not in page.locator("#chat").inner_text():  # a follow-up came first
-        send(page, "/skip")
+    send(page, "不知道")  # nothing to follow up: the interview ends with this answer
+    chat = page.locator("#chat").inner_text()
+    assert "得分 score: 0/100" in chat and "面试结束" in chat
     headline = open_progress(page)
     assert "作答 attempts" in headline and "今天到期" in headline
     page.wait_for_selector("#mastery-chart", state="visible", timeout=30_000)

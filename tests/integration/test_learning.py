@@ -19,8 +19,7 @@ def test_tutor_interview_asks_due_cards_first_and_records_every_answer(slice_tut
     # the learner's answers are recorded with their grades (the real grader, real notes)
     feedback = first.answer("不知道")
     assert feedback.grade.score == 0 and feedback.not_saved is None
-    assert feedback.next_kind == AttemptKind.FOLLOW_UP  # every point missed: a follow-up comes first
-    first.skip()  # the follow-up, given up: not a review, not recorded
+    assert feedback.next_kind == AttemptKind.QUESTION  # nothing to follow up on "don't know": the next question
     first.skip()  # the second question, given up: a failed review
     assert first.finished
     attempts = learner.attempts()

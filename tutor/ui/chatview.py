@@ -24,10 +24,12 @@ class ChatView:
     end: gr.Button
     summary_table: gr.Dataframe
     summary_chart: gr.BarPlot
+    again: gr.Button  # "practise these again", shown after an interview that had some
 
     @property
     def outputs(self) -> list:
-        return [self.chatbot, self.message, self.state, self.related, self.summary_table, self.summary_chart]
+        return [self.chatbot, self.message, self.state, self.related, self.summary_table, self.summary_chart,
+                self.again]
 
 
 def said(view: ChatView, session: Session, history: list) -> dict:

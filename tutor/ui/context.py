@@ -29,6 +29,7 @@ class Session:
     interview: Interview | None = None
     practise_ids: list[str] = field(default_factory=list)  # the weakest cards the progress tab shows
     shown_cards: list[str] = field(default_factory=list)  # the card ids of the knowledge table's rows
+    again_ids: list[str] = field(default_factory=list)  # the last interview's cards that went less than well
 
 
 @dataclass

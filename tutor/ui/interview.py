@@ -7,8 +7,10 @@ import pandas as pd
 
 from ..commands import Command, CommandKind
 from ..errors import TutorError
+from ..grading import Band
 from ..interview import Feedback, Interview
 from ..progress import AttemptKind, ProgressError
+from ..service import InterviewSettings
 from . import render
 from .chatview import ChatView, bot, said, user_bubble
 from .context import Session
@@ -21,14 +23,15 @@ def requested(view: ChatView, session: Session, history: list, message: str, com
         names = [name for name, _ in view.ui.tutor.topics()]
         reply = render.paragraph(f"没有找到主题「{command.unknown}」。可选主题 topics: " + "、".join(names))
         return said(view, session, history + [bot(render.message(reply))])
-    return start(view, session, history, command.topics, command.count)
+    settings = InterviewSettings(language=command.language)
+    return start(view, session, history, command.topics, command.count, settings=settings)
 
 
 def start(view: ChatView, session: Session, history: list, topics: list[str], count: int,
-          card_ids: list[str] | None = None) -> dict:
+          card_ids: list[str] | None = None, settings: InterviewSettings | None = None) -> dict:
     learner = view.ui.learner(session)
     try:
-        session.interview = learner.start_interview(topics or None, count, card_ids=card_ids)
+        session.interview = learner.start_interview(topics or None, count, card_ids=card_ids, settings=settings)
         due_ids = {card.id for card, _ in learner.due()}
     except (TutorError, ProgressError) as error:
         return said(view, session, history + [bot(render.message(render.error(str(error))))])
@@ -42,7 +45,7 @@ def start(view: ChatView, session: Session, history: list, topics: list[str], co
     history.append(bot(render.message(render.paragraph(intro), prompt(interview, first.prompt, first.kind))))
     return {**said(view, session, history), view.related: gr.update(samples=[], visible=False),
             view.summary_table: gr.update(value=None, visible=False),
-            view.summary_chart: gr.update(value=None, visible=False)}
+            view.summary_chart: gr.update(value=None, visible=False), view.again: gr.update(visible=False)}
 
 
 def turn(view: ChatView, session: Session, history: list, message: str, command: Command | None) -> dict:
@@ -51,8 +54,7 @@ def turn(view: ChatView, session: Session, history: list, message: str, command:
     history.append(user_bubble(message))
     kind = command.kind if command else None
     if kind == CommandKind.HINT:
-        hint = render.paragraph(f"提示 hint：可以从「{interview.hint()}」这些方面展开。")
-        history.append(bot(render.message(hint)))
+        history.append(bot(render.message(render.paragraph("💡 " + interview.hint()))))
     elif kind == CommandKind.SKIP:
         following, not_saved = interview.skip()
         parts = [render.paragraph("已跳过 skipped.")]
@@ -83,8 +85,11 @@ def finish_if_done(view: ChatView, session: Session, history: list) -> dict:
                                       "Saved to your progress: see the Progress tab for what is due."))
     history.append(bot(render.message(*parts)))
     session.interview = None
+    session.again_ids = [turn.card.id for turn in interview.turns if turn.kind == AttemptKind.QUESTION
+                         and (turn.grade is None or turn.grade.score < Band.GOOD)]
     return {**said(view, session, history), view.summary_table: gr.update(value=table, visible=True),
-            view.summary_chart: gr.update(value=chart, visible=True)}
+            view.summary_chart: gr.update(value=chart, visible=True),
+            view.again: gr.update(visible=bool(session.again_ids))}
 
 
 def prompt(interview: Interview, text: str, kind: AttemptKind) -> str:
@@ -98,7 +103,8 @@ def summary_frames(interview: Interview) -> tuple[str, pd.DataFrame, pd.DataFram
     table = pd.DataFrame([
         {"#": r.number, "问题": render.cell_html(r.question), "主题": r.topic,
          "得分": r.score if r.score is not None else "跳过",
-         "追问": r.follow_up_score if r.follow_up_score is not None else "", "评价": r.verdict}
+         "追问": r.follow_up_score if r.follow_up_score is not None else "", "评价": r.verdict,
+         "下一步 study next": render.cell_html(r.study_next) if r.study_next else ""}
         for r in summary.rows
     ])
     chart = pd.DataFrame({"题 question": [f"Q{r.number}" for r in summary.rows],

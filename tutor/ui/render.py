@@ -213,13 +213,15 @@ def summary_html(summary: Summary) -> str:
     average = f"{summary.average:.0f}" if summary.average is not None else "—"
     rows = "".join(
         f"<tr><td>{r.number}</td><td>{inline_html(r.question)}</td>"
-        f"<td>{r.score if r.score is not None else '—'}</td><td>{escape(r.verdict)}</td></tr>"
+        f"<td>{r.score if r.score is not None else '—'}</td><td>{escape(r.verdict)}</td>"
+        f"<td>{inline_html(r.study_next) + ' <sub>' + escape(r.source) + '</sub>' if r.study_next else '—'}</td></tr>"
         for r in summary.rows
     )
+    head = "<tr><th>#</th><th>问题</th><th>得分</th><th>评价</th><th>下一步复习 study next</th></tr>"
     parts = ["<h3>面试结束 · Interview summary</h3>",
              f"<p>平均分 average <strong>{average}</strong>/100 · 作答 answered {summary.answered} · "
              f"跳过 skipped {summary.skipped}</p>",
-             f"<table><thead><tr><th>#</th><th>问题</th><th>得分</th><th>评价</th></tr></thead><tbody>{rows}</tbody></table>"]
+             f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"]
     if summary.by_topic:
         topics = "；".join(f"{escape(t)} {s:.0f}" for t, s in summary.by_topic.items())
         parts.append(f"<p>按主题 by topic：{topics}</p>")
