@@ -124,14 +124,18 @@ def bot_count(page: Page) -> int:
 
 
 def wait_for_reply(page: Page, before: int, new_messages: int = 1) -> str:
-    """Wait until `new_messages` more bot messages exist and the last one has rendered
-    its text (the element appears before its Markdown is filled in); return that text."""
+    """Wait until `new_messages` more bot messages exist and each new one has rendered its
+    text (the element appears before its Markdown is filled in); return the text of every
+    message that arrived."""
     page.wait_for_function(
         "([before, wanted]) => { const bots = document.querySelectorAll(\"#chat [data-testid='bot']\");"
-        " return bots.length >= before + wanted && bots[bots.length - 1].innerText.trim().length > 0; }",
+        " return bots.length >= before + wanted"
+        " && Array.from(bots).slice(before).every(b => b.innerText.trim().length > 0); }",
         arg=[before, new_messages], timeout=90_000,
     )
-    return page.locator("#chat [data-testid='bot']").last.inner_text()
+    bots = page.locator("#chat [data-testid='bot']")
+    # one answer can bring two messages at once (the last feedback and the summary)
+    return "\n".join(bots.nth(i).inner_text() for i in range(before, bots.count()))
 
 
 def send(page: Page, text: str, expect_reply: bool = True) -> str:
@@ -255,7 +259,8 @@ def test_full_two_question_mock_interview_with_feedback_and_summary(server, brow
     page.wait_for_selector("#summary-chart", state="visible", timeout=30_000)
     summary = page.locator("#chat [data-testid='bot']").last.inner_text()
     assert "面试结束" in summary and "平均分" in summary
-    assert page.locator("#summary-table").inner_text().count("Normalization") == 2
+    cells = [cell.strip() for cell in page.locator("#summary-table").inner_text().split("\n")]
+    assert cells.count("Normalization") == 2  # the topic column, one row per question
     shot(page, "interview")
     page.close()
 

@@ -8,7 +8,7 @@ import gradio as gr
 import pytest
 
 from tutor.ui.chat import on_message
-from tutor.ui.context import UI
+from tutor.ui.context import UI, Session
 from tutor.ui.knowledge import on_card
 from tutor.users import Accounts
 
@@ -45,3 +45,14 @@ def test_a_requests_share_is_the_login_or_else_the_address_never_a_session_id():
     assert logins.caller(request(user="alice", host="1.1.1.1")) == logins.caller(request(user="alice")) == "user:alice"
     with pytest.raises(gr.Error):
         logins.caller(request(user="mallory"))
+
+
+def test_the_events_of_one_page_share_its_session_in_whatever_order_they_finish():
+    """The page's load event and an /interview typed before it finished both get the
+    page's one Session: the one that finishes last must not replace the other's state."""
+    ui = UI(tutor=None, accounts=Accounts({"alice": "pw", "bob": "pw"}))
+    page_state = Session.unbound()
+    load_event = ui.session_of(page_state, request(user="alice"))
+    interview_event = ui.session_of(page_state, request(user="alice"))
+    assert load_event is interview_event is page_state and page_state.user == "alice"
+    assert ui.session_of(page_state, request(user="bob")) is not page_state  # never another login's

@@ -28,7 +28,7 @@ from ..service import Tutor  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from ..users import Accounts  # noqa: E402
 from . import api, chat, knowledge, progress  # noqa: E402
-from .context import UI, bind  # noqa: E402
+from .context import UI, Session, bind  # noqa: E402
 from .server import InertPages, ThrottledLogins  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def build_app(tutor: Tutor, accounts: Accounts | None = None) -> gr.Blocks:
     ui = UI(tutor, accounts)
     # delete_cache: Gradio's copies of uploads and exported decks are dropped after an hour
     with gr.Blocks(title="LLM 面试辅导 · Interview Tutor", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
-        state = gr.State(None)
+        state = gr.State(Session.unbound)  # called once per browser session
         gr.Markdown("## LLM 面试辅导 · Interview Tutor\n基于你的笔记回答问题、模拟面试并评分。"
                     "Answers come from your notes, with sources; mock interviews are graded against them.")
         status = gr.Markdown(elem_id="index-status")

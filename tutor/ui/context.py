@@ -22,14 +22,21 @@ REQUESTS_PER_USER = 2
 
 @dataclass
 class Session:
-    """Per-browser-session state (gr.State gives every visitor their own)."""
+    """Per-browser-session state (gr.State gives every visitor their own). The page creates
+    it unbound (`Session.unbound`, once per browser session, shared by events that run at
+    the same time: a question typed while the page is still loading must not lose its
+    interview to the load event's fresh state); the first handler binds it to the login."""
 
-    user: str
+    user: str = ""
     last_card: Card | None = None  # what "详细一点" expands
     interview: Interview | None = None
     practise_ids: list[str] = field(default_factory=list)  # the weakest cards the progress tab shows
     shown_cards: list[str] = field(default_factory=list)  # the card ids of the knowledge table's rows
     again_ids: list[str] = field(default_factory=list)  # the last interview's cards that went less than well
+
+    @classmethod
+    def unbound(cls) -> Session:
+        return cls()
 
 
 @dataclass
@@ -49,6 +56,8 @@ class UI:
 
     def session_of(self, state: Session | None, request: gr.Request | None) -> Session:
         user = self.user_of(request)
+        if isinstance(state, Session) and not state.user:
+            state.user = user
         # a tab's state never carries over to another login
         return state if isinstance(state, Session) and state.user == user else Session(user)
 
