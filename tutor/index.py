@@ -33,13 +33,10 @@ def question_text(card: Card) -> str:
 
 
 def card_texts(card: Card) -> list[str]:
-    """The texts embedded for a card: the question chunk, the question's English rendering
-    when the notes give one (an English query meets its own language: e5's cross-lingual
-    similarities run lower than same-language ones), then ~360-character pieces of the
+    """The texts embedded for a card: the question chunk, then ~360-character pieces of the
     answer, each with the question in front so a piece of a long answer keeps its context."""
     pieces = _splitter.split_text(card.answer) or [card.answer]
-    english = [f"{card.english}\n{' > '.join(card.path)}".strip()] if card.english else []
-    return [question_text(card)] + english + [f"{card.question}\n{piece.strip()}" for piece in pieces]
+    return [question_text(card)] + [f"{card.question}\n{piece.strip()}" for piece in pieces]
 
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
@@ -51,7 +48,7 @@ def lexical_text(card: Card) -> str:
     paraphrase most resembles. Inside formulas only Big-O terms count: an operator's name
     in a formula (`\\text{CLIP}` in PPO's objective) is not what the card is about."""
     answer = _MATH.sub(lambda m: " ".join(_BIG_O.findall(m.group())) or " ", card.answer)
-    return "\n".join((card.question, card.question, card.english, " ".join(card.path), answer))
+    return "\n".join((card.question, card.question, " ".join(card.path), answer))
 
 
 @dataclass

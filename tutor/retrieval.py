@@ -75,10 +75,10 @@ class Hit:
 # Fitted by bench/fit_answerability.py on the dev splits (bench/data/realstyle_questions.jsonl
 # split "dev" and bench/data/retrieval_dev.jsonl); see README "How retrieval works".
 FITTED_ANSWERABILITY = AnswerabilityModel(  # fitted on 313 dev queries (210 covered)
-    means=(0.8891, 0.0432, 0.0375, 0.4318, 0.4121, 0.1542, 0.4794),
-    spreads=(0.0372, 0.0470, 0.0233, 0.3548, 0.4922, 0.3426, 0.4855),
-    weights=(1.4142, 1.0516, 1.2916, 0.8376, 0.8262, -0.5691, 0.8347),  # in the order of FEATURES
-    bias=2.5969,
+    means=(0.8768, 0.0309, 0.0345, 0.3841, 0.4121, 0.1553, 0.4826),
+    spreads=(0.0447, 0.0471, 0.0208, 0.3596, 0.4922, 0.3425, 0.4856),
+    weights=(0.9095, 1.2385, 1.7782, 0.6060, 1.2014, -0.6240, 1.0389),  # in the order of FEATURES
+    bias=2.6913,
 )
 
 
