@@ -26,6 +26,12 @@ _splitter = RecursiveCharacterTextSplitter(
 )
 
 
+# How much higher e5 scores an English question against a card's English rendering than
+# against the card's Chinese question chunk: the median over the dev split's English
+# questions with gold cards that have a rendering (101 pairs, quartiles 0.025 / 0.049).
+RENDERING_ADVANTAGE = 0.032
+
+
 def question_text(card: Card) -> str:
     """A card's first chunk: its question with the topic path, what a paraphrase meets."""
     topic = " > ".join(card.path)
@@ -33,10 +39,13 @@ def question_text(card: Card) -> str:
 
 
 def card_texts(card: Card) -> list[str]:
-    """The texts embedded for a card: the question chunk, then ~360-character pieces of the
+    """The texts embedded for a card: the question chunk, the question's English rendering
+    when the notes give one (an English query meets its own language: e5's cross-lingual
+    similarities run lower than same-language ones), then ~360-character pieces of the
     answer, each with the question in front so a piece of a long answer keeps its context."""
     pieces = _splitter.split_text(card.answer) or [card.answer]
-    return [question_text(card)] + [f"{card.question}\n{piece.strip()}" for piece in pieces]
+    english = [f"{card.english}\n{' > '.join(card.path)}".strip()] if card.english else []
+    return [question_text(card)] + english + [f"{card.question}\n{piece.strip()}" for piece in pieces]
 
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
@@ -48,7 +57,7 @@ def lexical_text(card: Card) -> str:
     paraphrase most resembles. Inside formulas only Big-O terms count: an operator's name
     in a formula (`\\text{CLIP}` in PPO's objective) is not what the card is about."""
     answer = _MATH.sub(lambda m: " ".join(_BIG_O.findall(m.group())) or " ", card.answer)
-    return "\n".join((card.question, card.question, " ".join(card.path), answer))
+    return "\n".join((card.question, card.question, card.english, " ".join(card.path), answer))
 
 
 @dataclass
@@ -68,6 +77,12 @@ class Index:
 
     def __post_init__(self) -> None:
         self._first_chunk = np.searchsorted(self.chunk_card, np.arange(len(self.cards)))
+        # each card's English rendering is its second chunk (see card_texts)
+        self._rendering = np.zeros(len(self.chunk_card), bool)
+        for position, card in enumerate(self.cards):
+            second = self._first_chunk[position] + 1
+            if card.english and second < len(self.chunk_card) and self.chunk_card[second] == position:
+                self._rendering[second] = True
 
     def __len__(self) -> int:
         return len(self.cards)
@@ -81,13 +96,18 @@ class Index:
         return self.chunk_vectors[self._first_chunk[position]]
 
     def card_scores(self, vector: np.ndarray) -> np.ndarray:
-        """Each card's best chunk cosine with `vector` (-1 for a card without chunks)."""
+        """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
+        English rendering counts `RENDERING_ADVANTAGE` less: an English question scores
+        that much higher against English text than against the same question in Chinese,
+        and a learner's own card, which has no rendering, must not lose for that alone."""
         chunk_scores = self.chunk_vectors @ vector
+        chunk_scores[self._rendering] -= RENDERING_ADVANTAGE
         scores = np.full(len(self.cards), -1.0, np.float32)
         np.maximum.at(scores, self.chunk_card, chunk_scores)
         return scores
 
     def chunks_not_of(self, card_id: str) -> np.ndarray:
-        """Indices of every chunk that belongs to another card (a baseline for grading)."""
+        """Indices of every chunk that belongs to another card (a baseline for grading): the
+        notes' own text, so not the English renderings of their questions."""
         position = self.positions.get(card_id)
-        return np.flatnonzero(self.chunk_card != position) if position is not None else np.arange(len(self.chunk_card))
+        return np.flatnonzero((self.chunk_card != position) & ~self._rendering)

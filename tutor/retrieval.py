@@ -75,10 +75,10 @@ class Hit:
 # Fitted by bench/fit_answerability.py on the dev splits (bench/data/realstyle_questions.jsonl
 # split "dev" and bench/data/retrieval_dev.jsonl); see README "How retrieval works".
 FITTED_ANSWERABILITY = AnswerabilityModel(  # fitted on 313 dev queries (210 covered)
-    means=(0.8768, 0.0309, 0.0345, 0.3841, 0.4121, 0.1553, 0.4826),
-    spreads=(0.0447, 0.0471, 0.0208, 0.3596, 0.4922, 0.3425, 0.4856),
-    weights=(0.9095, 1.2385, 1.7782, 0.6060, 1.2014, -0.6240, 1.0389),  # in the order of FEATURES
-    bias=2.6913,
+    means=(0.8792, 0.0333, 0.0365, 0.4298, 0.4121, 0.1542, 0.4876),
+    spreads=(0.0433, 0.0472, 0.0220, 0.3563, 0.4922, 0.3426, 0.4866),
+    weights=(1.0838, 1.1560, 1.7033, 0.6892, 1.0590, -0.5527, 0.9787),  # in the order of FEATURES
+    bias=2.6868,
 )
 
 

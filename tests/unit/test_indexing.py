@@ -128,3 +128,25 @@ def test_a_sync_that_works_clears_the_last_ones_error(gated):
         assert tutor.indexer.wait(30)
     status = tutor.indexing_status()
     assert status.error is None and status.ready and status.report.cards == 2
+
+
+def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_baseline():
+    """Card 0 (a team card) has an English rendering, card 1 (a learner's) has none. An
+    English query that meets the rendering exactly as well as the learner's card meets it
+    cross-lingually must not rank the team card first for that alone."""
+    from tutor.index import RENDERING_ADVANTAGE, Index, card_texts
+    from tutor.notes import Card
+
+    team = Card("a#1", "为什么 NLP 不用 BN？", "因为长度不一。", ("因为长度不一。",), ("Norm",), "a.md", 1,
+                english="Why is BatchNorm rarely used in NLP?")
+    own = Card("b#1", "为什么NLP不用BN？", "batch 里句子长度不等。", ("batch 里句子长度不等。",), ("Norm",), "b.md", 1)
+    chunks = [card_texts(team), card_texts(own)]
+    assert len(chunks[0]) == 3 and chunks[0][1].startswith(team.english) and len(chunks[1]) == 2
+    query = np.eye(4, dtype=np.float32)[0]
+    vectors = np.array([[0.5, 0.8, 0, 0], [0.9, 0.3, 0, 0], [0.2, 0, 1, 0],  # team: question, rendering, answer
+                        [0.9 - RENDERING_ADVANTAGE / 2, 0, 0, 1], [0.1, 0, 0, 1]], np.float32)  # own: question, answer
+    index = Index.build([team, own], vectors, np.array([0, 0, 0, 1, 1]))
+    scores = index.card_scores(query)
+    assert scores[0] == pytest.approx(0.9 - RENDERING_ADVANTAGE)  # the rendering's 0.9, less the advantage
+    assert scores[1] > scores[0]
+    assert 1 not in index.chunks_not_of("b#1") and list(index.chunks_not_of("b#1")) == [0, 2]
