@@ -18,7 +18,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from tutor.answerability import FEATURES
-from tutor.evaluation import load_queries
+from tutor.evaluation import card_key, load_queries
+from tutor.index import RENDERING_ADVANTAGE
 from tutor.service import Tutor
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -48,6 +49,7 @@ def main() -> None:
     tutor.ingest()
     retriever = tutor.retriever
     vectors = tutor.embeddings.queries([q.text for q in queries])
+    print_rendering_advantage(retriever.index, queries, vectors)
     evidence = [retriever.lookup(q.text, v).evidence for q, v in zip(queries, vectors)]
     features = np.array([e.vector() for e in evidence])
     covered = np.array([q.on_topic for q in queries], float)
@@ -64,6 +66,25 @@ def main() -> None:
     for kind in dict.fromkeys(q.kind for q in queries):
         mask = np.array([q.kind == kind for q in queries])
         print(f"# dev answered, {kind}: {np.mean(probability[mask] >= 0.5):.3f} of {mask.sum()}")
+
+
+def print_rendering_advantage(index, queries, vectors) -> None:
+    """How much higher an English dev question scores against its gold card's English
+    rendering than against the card's Chinese question (RENDERING_ADVANTAGE in
+    tutor/index.py is this median)."""
+    positions = {card_key(card): i for i, card in enumerate(index.cards)}
+    gaps = []
+    for query, vector in zip(queries, vectors):
+        if query.lang != "en":
+            continue
+        for key in query.expected:
+            rendering = index.rendering_vector(positions[key])
+            if rendering is not None:
+                gaps.append(float(rendering @ vector - index.question_vector(positions[key]) @ vector))
+    if gaps:
+        low, median, high = np.quantile(gaps, [0.25, 0.5, 0.75])
+        print(f"# English rendering advantage over {len(gaps)} dev pairs: median {median:.3f} "
+              f"(quartiles {low:.3f} / {high:.3f}; RENDERING_ADVANTAGE = {RENDERING_ADVANTAGE})")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ _splitter = RecursiveCharacterTextSplitter(
 
 # How much higher e5 scores an English question against a card's English rendering than
 # against the card's Chinese question chunk: the median over the dev split's English
-# questions with gold cards that have a rendering (101 pairs, quartiles 0.025 / 0.049).
+# questions with gold cards that have a rendering (101 pairs, quartiles 0.025 / 0.049;
+# printed by bench/fit_answerability.py).
 RENDERING_ADVANTAGE = 0.032
 
 
@@ -94,6 +95,11 @@ class Index:
     def question_vector(self, position: int) -> np.ndarray:
         """The embedding of the question chunk of the card at `position`."""
         return self.chunk_vectors[self._first_chunk[position]]
+
+    def rendering_vector(self, position: int) -> np.ndarray | None:
+        """The embedding of the English rendering of the card at `position`, if it has one."""
+        second = self._first_chunk[position] + 1
+        return self.chunk_vectors[second] if second < len(self._rendering) and self._rendering[second] else None
 
     def card_scores(self, vector: np.ndarray) -> np.ndarray:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
