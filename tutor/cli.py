@@ -214,8 +214,7 @@ def _print_answer(answer, batch: bool) -> None:
         print(not_covered_message(answer.unexplained))
     for rank, hit in enumerate(answer.hits, start=1):
         card = hit.card
-        path = " > ".join(card.path)
-        print(f"[{rank}] {card.question}  ({path}; {card.location}; score {hit.score:.3f})")
+        print(f"[{rank}] {card.question}  ({card.heading_path}; {card.location}; score {hit.score:.3f})")
         print("    " + card.answer.replace("\n", "\n    "))
     if batch:
         print()

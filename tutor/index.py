@@ -35,8 +35,11 @@ RENDERING_ADVANTAGE = 0.032
 
 def question_text(card: Card) -> str:
     """A card's first chunk: its question with the topic path, what a paraphrase meets."""
-    topic = " > ".join(card.path)
-    return f"{card.question}\n{topic}" if topic else card.question
+    return _with_headings(card.question, card)
+
+
+def _with_headings(text: str, card: Card) -> str:
+    return f"{text}\n{card.heading_path}" if card.path else text
 
 
 def card_texts(card: Card) -> list[str]:
@@ -45,7 +48,7 @@ def card_texts(card: Card) -> list[str]:
     similarities run lower than same-language ones), then ~360-character pieces of the
     answer, each with the question in front so a piece of a long answer keeps its context."""
     pieces = _splitter.split_text(card.answer) or [card.answer]
-    english = [f"{card.english}\n{' > '.join(card.path)}".strip()] if card.english else []
+    english = [_with_headings(card.english, card)] if card.english else []
     return [question_text(card)] + english + [f"{card.question}\n{piece.strip()}" for piece in pieces]
 
 
@@ -116,4 +119,5 @@ class Index:
         """Indices of every chunk that belongs to another card (a baseline for grading): the
         notes' own text, so not the English renderings of their questions."""
         position = self.positions.get(card_id)
-        return np.flatnonzero((self.chunk_card != position) & ~self._rendering)
+        others = self.chunk_card != position if position is not None else True
+        return np.flatnonzero(others & ~self._rendering)

@@ -69,6 +69,11 @@ class Card:
         return self.path[0] if self.path else Path(self.source).stem
 
     @property
+    def heading_path(self) -> str:
+        """The headings above the card: `Topic > Subtopic` ("" when there are none)."""
+        return " > ".join(self.path)
+
+    @property
     def location(self) -> str:
         """Where the card is written: `file:line`."""
         return f"{self.source}:{self.line}"
@@ -76,7 +81,7 @@ class Card:
     @property
     def citation(self) -> str:
         """Where and under which headings: `file:line · Topic > Subtopic`."""
-        return f"{self.location} · {' > '.join(self.path)}" if self.path else self.location
+        return f"{self.location} · {self.heading_path}" if self.path else self.location
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def status_html(status: IndexingStatus) -> str:
 
 def card_table(cards: list[Card]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"问题 question": render.cell_html(c.question), "主题 path": " > ".join(c.path),
+        [{"问题 question": render.cell_html(c.question), "主题 path": c.heading_path,
           "来源 source": c.location, "难度 difficulty": c.difficulty or ""} for c in cards],
         columns=CARD_COLUMNS,
     )

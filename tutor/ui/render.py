@@ -160,7 +160,7 @@ def error(text: str) -> str:
 
 
 def source_line(card: Card) -> str:
-    path = " > ".join(card.path)
+    path = card.heading_path
     return f"<p><sub>来源 source: <code>{escape(card.location)}</code>{' · ' + escape(path) if path else ''}</sub></p>"
 
 
