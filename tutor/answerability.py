@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .index import Index
-from .lexical import STOP_WORDS, is_chinese, terms
+from .lexical import STOP_WORDS, LexicalIndex, is_chinese, terms
 
 _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*")
 _SIZE = re.compile(r"\d+(?:\.\d+)?[kmbgt]?b?")  # 7B, 70b, 1GB: sizes, not subjects
@@ -89,23 +90,25 @@ def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarr
     best = float(dense[top])
     ranked = np.sort(dense)[::-1]
     crowd = ranked[4:20] if len(ranked) > 5 else np.array([anchors_best])
-    weights = {t: lexical.idf(t) for t in query_terms}
-    total = sum(weights.values())
-    share = sum(w for t, w in weights.items() if lexical.in_card(t, top)) / total if total else 0.0
     salient = salient_terms(query)
-    salient_weights = {term: lexical.idf(term) for term, _ in salient}
-    salient_total = sum(salient_weights.values())
+    salient_names = [term for term, _ in salient]
     top3 = [int(i) for i in order[:3]]
-    absent = [term for term, _ in salient if not lexical.known(term)]
-    found = [term for term, _ in salient if any(lexical.in_card(term, i) for i in top3)]
-    unexplained = next((written for term, written in salient if term in absent), None)
+    absent = [term for term in salient_names if not lexical.known(term)]
     return Evidence(
         best=best,
         chatter_margin=best - anchors_best,
         standout=best - float(crowd.mean()),
-        lexical_share=share,
+        lexical_share=_weight_share(lexical, query_terms, lambda t: lexical.in_card(t, top)),
         cross_lingual=float(is_chinese(query) != card_is_chinese[top]),
-        salient_absent=sum(salient_weights[t] for t in absent) / salient_total if salient_total else 0.0,
-        salient_found=sum(salient_weights[t] for t in found) / salient_total if salient_total else 0.0,
-        unexplained=unexplained,
+        salient_absent=_weight_share(lexical, salient_names, lambda t: t in absent),
+        salient_found=_weight_share(lexical, salient_names, lambda t: any(lexical.in_card(t, i) for i in top3)),
+        unexplained=next((written for term, written in salient if term in absent), None),
     )
+
+
+def _weight_share(lexical: LexicalIndex, names: list[str], holds: Callable[[str], bool]) -> float:
+    """The share of the terms' IDF weight carried by the terms for which `holds` is true
+    (each distinct term counted once; 0 without weight)."""
+    weights = {t: lexical.idf(t) for t in names}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if holds(t)) / total if total else 0.0
