@@ -36,6 +36,8 @@ class Session:
 
     @classmethod
     def unbound(cls) -> Session:
+        # gr.State needs a function here, not the class: Gradio serialises a dataclass
+        # class given as a value (asdict fails) instead of calling it
         return cls()
 
 
