@@ -53,9 +53,12 @@ def test_ask_json_contract_and_abstention(full_index):
     off = json.loads(run(["ask", "今天天气怎么样", "--json"], data).stdout)
     assert off == {"query": "今天天气怎么样", "hits": [],
                    "why": {"term": None, "message": "我的笔记里没有涉及这个问题。(Not covered by the notes.)"}}
-    unexplained = json.loads(run(["ask", "CLIP 原理是什么", "--json"], data).stdout)
-    # "clip" is in PPO's card (a formula's name): the notes still never explain CLIP, and say so
-    assert unexplained["hits"] == [] and unexplained["why"]["term"] == "CLIP"
+    unexplained = json.loads(run(["ask", "XGBoost 为什么用二阶泰勒展开", "--json"], data).stdout)
+    # "二阶" is in GPTQ's card (second-order information): the notes never explain XGBoost, and say so
+    assert unexplained["hits"] == [] and unexplained["why"]["term"] == "XGBoost"
+    # PPO's card has "clip" in a formula's name; CLIP itself is the multimodal card's subject
+    clip = json.loads(run(["ask", "CLIP 原理是什么", "--json", "-k", "1"], data).stdout)
+    assert [hit["source"] for hit in clip["hits"]] == ["multimodal.md"] and "why" not in clip
 
 
 def test_ask_text_output_says_plainly_when_not_covered(full_index):
@@ -120,7 +123,7 @@ def test_a_bad_line_in_a_batch_fails_alone(full_index, tmp_path):
     batch.write_text("\n".join([
         '{"question": "\\ud800 what is LoRA?", "answer": "low-rank adapters"}',
         json.dumps({"question": "LoRA 的原理是什么？", "answer": "x" * 2001}),
-        json.dumps({"question": "LoRA 的原理是什么？", "answer": "冻结原权重，只训练低秩矩阵 A、B。"}, ensure_ascii=False),
+        json.dumps({"question": "LoRA 的核心思想是什么？", "answer": "冻结原权重，只训练低秩矩阵 A、B。"}, ensure_ascii=False),
     ]), encoding="utf-8")
     result = run(["grade", "--batch", str(batch), "--json"], data)
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -32,8 +32,8 @@ def team_cards():
 def test_size_and_breadth(team_cards):
     total = sum(len(c) for c in team_cards.values())
     topics = {card.path[0] for cards in team_cards.values() for card in cards}
-    assert total >= 150
-    assert len(TEAM_FILES) >= 15 and len(topics) >= 15
+    assert total >= 360
+    assert len(TEAM_FILES) >= 24 and len(topics) >= 24
 
 
 def test_every_team_card_is_complete(team_cards):
@@ -44,6 +44,7 @@ def test_every_team_card_is_complete(team_cards):
             assert 2 <= len(card.key_points) <= 6, where
             assert card.difficulty in (1, 2, 3), where
             assert card.tags, where
+            assert card.english.endswith("?"), where
             assert not re.search(r"\bTODO\b|待补充", card.answer), where
             assert "![" not in card.answer, where
 
