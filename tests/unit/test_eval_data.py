@@ -22,6 +22,24 @@ def test_real_style_questions_name_cards_of_the_shipped_notes():
     assert english >= 0.35 and sum(q.kind == "offdomain-tech" for q in queries) >= 60
 
 
+
+def test_coverage_set_is_check_only_and_mostly_covered_by_the_notes():
+    """Interview questions written without reading the notes, labelled against them: the
+    notes answer at least 90 % (the coverage goal), and no row can leak into a fit."""
+    queries = load_queries(DATA / "coverage_questions.jsonl")
+    keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards}
+    assert len(queries) >= 150 and {q.split for q in queries} == {"check"}
+    assert {key for q in queries for key in q.expected} <= keys
+    assert sum(q.lang == "en" for q in queries) / len(queries) >= 0.35
+    assert sum(q.on_topic for q in queries) / len(queries) >= 0.9
+
+
+def test_uncovered_near_misses_are_dev_rows_without_gold():
+    queries = load_queries(DATA / "uncovered_dev.jsonl")
+    assert len(queries) >= 60 and {q.split for q in queries} == {"dev"}
+    assert not any(q.expected for q in queries) and {q.kind for q in queries} == {"uncovered-llm"}
+    assert len({q.text for q in queries}) == len(queries)
+
 def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
     answers = load_graded_answers(DATA / "grading_prose.jsonl")
     keys = {card_key(card) for card in load_notes(DATA / "prose_notes").cards}
