@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall only when a requirements or project file changes.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup browser run test check bench eval
+.PHONY: setup browser run test check bench eval vectors
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -42,3 +42,8 @@ bench: setup
 
 eval: setup
 	$(BIN)/python bench/eval_retrieval.py
+
+# the shipped notes' vectors (knowledge/vectors/): run after editing knowledge/*.md; the
+# fast tests fail while a shipped chunk has no vector
+vectors: setup
+	$(BIN)/python -m tutor.vectors

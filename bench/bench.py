@@ -2,7 +2,8 @@
 
     python bench/bench.py [--embedding e5] [--queries 100]
 
-Prints: first ingest of knowledge/ into a fresh temporary index (cards/s, chunks/s),
+Prints: first ingest of knowledge/ into a fresh temporary index (cards/s, chunks/s), with
+the shipped vectors and without them (every chunk embedded),
 re-ingest of unchanged notes, `ask` latency p50/p95 next to one bare query embedding
 (interleaved, same questions), grading a ~200-character answer next to one embedding
 of it, and the progress store's cost next to that grading (recording an attempt;
@@ -53,6 +54,12 @@ def main() -> None:
         first = tutor.ingest()
         print(f"first ingest:  {first.cards} cards, {first.chunks} chunks in {first.seconds:.1f}s "
               f"= {first.cards / first.seconds:.1f} cards/s, {first.chunks / first.seconds:.1f} chunks/s")
+        with tempfile.TemporaryDirectory() as other_dir:  # the same, every chunk embedded by the model
+            unshipped = Tutor(dataclasses.replace(settings, data_dir=Path(other_dir), shipped_vectors=None),
+                              tutor.embeddings)
+            embedded = unshipped.ingest()
+        print(f"  without the shipped vectors: {embedded.seconds:.1f}s = {embedded.chunks / embedded.seconds:.1f} "
+              f"chunks/s; with them {first.seconds / embedded.seconds:.1%} of that")
         again = tutor.ingest()
         print(f"re-ingest:     {again.seconds:.2f}s (added {again.added}, updated {again.updated}) "
               f"= {again.seconds / first.seconds:.1%} of the first")

@@ -40,6 +40,7 @@ from .retrieval import Hit, RetrievalConfig, Retriever
 from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
 from .store import CardStore, open_chroma
+from .vectors import ShippedVectors
 
 __all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "InterviewSettings", "Learner",
            "Tutor"]
@@ -104,6 +105,8 @@ class Tutor:
         self.settings = settings or Settings.from_env()
         self.embeddings = embeddings or load_embeddings(self.settings.embedding)
         self.retrieval_config = retrieval or RetrievalConfig()
+        self._shipped_vectors = None if self.settings.shipped_vectors is None else ShippedVectors.load(
+            self.settings.shipped_vectors, self.embeddings.model_id, self.embeddings.dimension)
         lock_file = None if self.settings.chroma_url else Path(self.settings.data_dir) / "sync.lock"
         self.indexer = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir,
                                self.retrieval_config, lock_file)
@@ -113,7 +116,8 @@ class Tutor:
         self._lock = threading.Lock()  # guards the lazily made grader, progress store and deck folder
 
     def _open_store(self) -> CardStore:
-        return CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings)
+        return CardStore(open_chroma(self.settings.data_dir, self.settings.chroma_url), self.embeddings,
+                         self._shipped_vectors)
 
     def learner(self, user: str = LOCAL_USER) -> Learner:
         return Learner(self, user)

@@ -38,6 +38,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = None
+    # folder of the shipped notes' vectors (tutor/vectors.py; None: embed everything);
+    # not a setting users change
+    shipped_vectors: Path | None = PROJECT_ROOT / "knowledge" / "vectors"
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> Settings:

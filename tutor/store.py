@@ -23,6 +23,7 @@ from .embeddings import TutorEmbeddings
 from .errors import TutorError
 from .index import Index, card_texts
 from .notes import Card
+from .vectors import ShippedVectors
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -106,9 +107,10 @@ class CardStore:
     index changed, and a collection without one was never completely indexed.
     """
 
-    def __init__(self, client, embeddings: TutorEmbeddings) -> None:
+    def __init__(self, client, embeddings: TutorEmbeddings, shipped: ShippedVectors | None = None) -> None:
         self.client = client
         self.embeddings = embeddings
+        self.shipped = shipped  # vectors of the shipped notes' chunks: not embedded again
         name = collection_name(embeddings.model_id)
         try:
             self.collection = client.get_or_create_collection(
@@ -217,7 +219,8 @@ class CardStore:
     def _write(self, batch: list[tuple[Card, list[str], str]]) -> int:
         """Embed and upsert whole cards; a card's chunks go in one call."""
         texts = [text for _, card_chunks, _ in batch for text in card_chunks]
-        vectors = self.embeddings.passages(texts)
+        vectors = (self.embeddings.passages(texts) if self.shipped is None
+                   else self.shipped.vectors_for(texts, self.embeddings.passages))
         ids, metadatas = [], []
         for card, card_chunks, digest in batch:
             for index in range(len(card_chunks)):

@@ -1,10 +1,15 @@
 """Incremental, self-repairing ingest into a real Chroma (embedded and a real server)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tutor.embeddings import load_embeddings
 from tutor.index import card_texts
+from tutor.settings import Settings
+from tutor.vectors import ShippedVectors, shipped_cards
+
+from ..conftest import KNOWLEDGE
 
 NOTE = """# 我的笔记
 
@@ -183,3 +188,14 @@ def test_uploads_of_different_users_or_names_never_replace_each_other(tutor_for,
     assert saved[2].parent.name == "bob" and saved[0].parent.name == "alice"
     cards = tutor.ingest().cards
     assert cards == 4 and {c.topic for c in tutor.retriever.cards} == {"乙", "丙", "丁", "戊"}
+
+
+def test_the_shipped_vectors_are_the_default_models_own(e5):
+    """The file can only be trusted if its vectors are what the model gives for each text
+    (float16 rounding aside): every 50th shipped chunk, embedded again."""
+    shipped = ShippedVectors.load(Settings().shipped_vectors, e5.model_id, e5.dimension)
+    assert shipped is not None, "no usable vectors file: run `make vectors`"
+    texts = [text for card in shipped_cards(KNOWLEDGE) for text in card_texts(card)][::50]
+    fresh = e5.passages(texts)
+    reused = shipped.vectors_for(texts, lambda missing: pytest.fail(f"not shipped: {missing}"))
+    assert len(texts) > 40 and np.min(np.sum(fresh * reused, axis=1)) > 0.999

