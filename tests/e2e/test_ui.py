@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tutor.followups import builds_on
+
 from ..conftest import HOSTILE_NOTES, KNOWLEDGE, ROOT, _free_port, make_tutor
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,8 +136,20 @@ def wait_for_reply(page: Page, before: int, new_messages: int = 1) -> str:
         arg=[before, new_messages], timeout=90_000,
     )
     bots = page.locator("#chat [data-testid='bot']")
-    # one answer can bring two messages at once (the last feedback and the summary)
-    return "\n".join(bots.nth(i).inner_text() for i in range(before, bots.count()))
+
+    def new_text() -> str:  # one answer can bring two messages at once (the last feedback and the summary)
+        return "\n".join(bots.nth(i).inner_text() for i in range(before, bots.count()))
+
+    # a message fills in over several frames (Markdown, then KaTeX for its formulas):
+    # read it once it stops changing
+    text, deadline = new_text(), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(400)
+        settled = new_text()
+        if settled == text:
+            break
+        text = settled
+    return text
 
 
 def send(page: Page, text: str, expect_reply: bool = True) -> str:
@@ -299,32 +313,62 @@ def _card_asked(tutor, shown: str):
     return next(c for c in tutor.retriever.cards if plain(c.question) and plain(c.question) in re.sub(r"\W", "", shown))
 
 
-def _answer_in_band(tutor, card, low: int, high: int) -> str:
+def _answer_in_band(tutor, card, low: int, high: int) -> str | None:
     first = card.key_points[0]
     candidates = [card.answer, "；".join(card.key_points[:2]), first, first[: max(8, len(first) // 3)],
                   card.question.rstrip("？?") + "，我记得和训练稳定有关，具体不太清楚。", card.key_points[-1][:20]]
-    for answer in candidates:
-        if low <= tutor.grader.grade(card, answer, question=card.question).score < high:
-            return answer
-    raise AssertionError(f"no candidate answer scores in [{low}, {high}) for {card.question}")
+    return next((answer for answer in candidates
+                 if low <= tutor.grader.grade(card, answer, question=card.question).score < high), None)
+
+
+def _can_go_deeper(tutor, card, asked: set[str], unseen_planned: int) -> bool:
+    """Some card builds on `card` whatever the interview's questions still to come are
+    (the interviewer never takes one of them as a deeper question): more such cards than
+    questions still to come."""
+    skip = set(asked)
+    for _ in range(unseen_planned + 1):
+        deeper = builds_on(card, tutor.retriever.index, skip)
+        if deeper is None:
+            return False
+        skip.add(deeper.id)
+    return True
+
+
+# the interviewer's three moves after a main answer: (score band, what it says)
+FOLLOW_UPS = {"deeper": (70, 101, "答得不错，往深一层问："), "missed": (50, 70, "追问："),
+              "correction": (1, 50, "这个回答和笔记的要点差得比较远")}
 
 
 def test_a_three_question_interview_follows_up_like_an_interviewer(server, browser, grader_like_the_server):
     """A good answer is taken one level deeper, a partial one is asked about its most
     important missed point, a wrong one hears what the notes say; the summary says what
-    to study next and offers the weak questions again."""
+    to study next and offers the weak questions again. Questions come in random order, so
+    each gets the first move still to test that it allows (a card nothing in the notes
+    builds on cannot be taken deeper: the interviewer moves on, as documented)."""
+    tutor = grader_like_the_server
     page = open_page(browser, server.url)
     prompt = send(page, "/interview Normalization 3")
-    expected = [(70, 101, "答得不错，往深一层问："), (50, 70, "追问："), (1, 50, "这个回答和笔记的要点差得比较远")]
-    for number, (low, high, follow_up) in enumerate(expected, start=1):
+    to_test, asked = list(FOLLOW_UPS), set()
+    for number in (1, 2, 3):
         assert f"第 {number}/3 题" in prompt
-        card = _card_asked(grader_like_the_server, prompt.split("题 · Normalization")[-1])
-        reply = send(page, _answer_in_band(grader_like_the_server, card, low, high))
-        score = int(re.search(r"得分 score: (\d+)/100", reply).group(1))
+        card = _card_asked(tutor, prompt.split("题 · Normalization")[-1])
+        asked.add(card.id)
+        for move in to_test:
+            low, high, follow_up = FOLLOW_UPS[move]
+            answer = _answer_in_band(tutor, card, low, high)
+            if answer is not None and (move != "deeper" or _can_go_deeper(tutor, card, asked, 3 - number)):
+                break
+        else:
+            raise AssertionError(f"none of {to_test} can be tested on {card.question}")
+        to_test.remove(move)
+        reply = send(page, answer)
+        graded = re.search(r"得分 score: (\d+)/100", reply)
+        assert graded, f"question {number} ({card.question}) got no grade: {reply[-600:]}"
+        score = int(graded.group(1))
         assert low <= score < high and follow_up in reply, reply[-400:]
-        asked = reply.split("---")[-1] if "---" in reply else reply
-        assert not re.search(r"「[a-z0-9]{1,3}[、」]", asked)  # no lower-cased fragments
-        shot(page, f"interview-follow-up-{number}")
+        asked_next = reply.split("---")[-1] if "---" in reply else reply
+        assert not re.search(r"「[a-z0-9]{1,3}[、」]", asked_next)  # no lower-cased fragments
+        shot(page, f"interview-follow-up-{move}")
         prompt = send(page, "/skip")  # the follow-up, given up: on to the next question
     assert "面试结束" in prompt and "下一步复习 study next" in prompt
     page.wait_for_selector("#again", state="visible", timeout=30_000)
