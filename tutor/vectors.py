@@ -106,9 +106,9 @@ def write_vectors(folder: Path, model_id: str, texts: Sequence[str], vectors: np
     keys = sorted(by_key)
     path = vectors_file(folder, model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.array([by_key[key] for key in keys], np.float16).reshape(len(keys), np.shape(vectors)[-1])
     np.savez_compressed(path, model_id=np.array(model_id), backend_version=np.array(backend_version(model_id)),
-                        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), KEY_BYTES),
-                        vectors=np.array([by_key[key] for key in keys], np.float16).reshape(len(keys), -1))
+                        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), KEY_BYTES), vectors=rows)
     return path
 
 

@@ -34,11 +34,14 @@ def test_coverage_set_is_check_only_and_mostly_covered_by_the_notes():
     assert sum(q.on_topic for q in queries) / len(queries) >= 0.9
 
 
-def test_uncovered_near_misses_are_dev_rows_without_gold():
-    queries = load_queries(DATA / "uncovered_dev.jsonl")
-    assert len(queries) >= 60 and {q.split for q in queries} == {"dev"}
-    assert not any(q.expected for q in queries) and {q.kind for q in queries} == {"uncovered-llm"}
-    assert len({q.text for q in queries}) == len(queries)
+def test_uncovered_near_misses_are_without_gold_and_split_by_file():
+    dev, check = load_queries(DATA / "uncovered_dev.jsonl"), load_queries(DATA / "uncovered_check.jsonl")
+    assert len(dev) >= 60 and {q.split for q in dev} == {"dev"} and {q.kind for q in dev} == {"uncovered-llm"}
+    assert len(check) >= 60 and {q.split for q in check} == {"check"}
+    assert {q.kind for q in check} == {"uncovered-llm", "offdomain-tech"}
+    assert not any(q.expected for q in dev + check)
+    texts = [q.text for q in dev + check]
+    assert len(set(texts)) == len(texts)  # no question in both
 
 def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
     answers = load_graded_answers(DATA / "grading_prose.jsonl")
