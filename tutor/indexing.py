@@ -140,7 +140,12 @@ class Indexer:
                 log.info("synced %s: %d cards, %d chunks (%d added, %d updated, %d removed, %d skipped) in %.1fs",
                          folder, report.cards, report.chunks, report.added, report.updated, report.removed,
                          report.skipped, report.seconds)
-                if rebuild:
+                with self._state:  # a sync that changed nothing leaves the version as it was
+                    unchanged = self._retriever is not None and self._version is not None
+                    unchanged = unchanged and self.store.version() == self._version
+                if unchanged:
+                    pass  # the retriever already serves exactly this index: reading it again is wasted
+                elif rebuild:
                     self._swap(*self._build())
                 else:
                     with self._state:
