@@ -140,16 +140,15 @@ class Indexer:
                 log.info("synced %s: %d cards, %d chunks (%d added, %d updated, %d removed, %d skipped) in %.1fs",
                          folder, report.cards, report.chunks, report.added, report.updated, report.removed,
                          report.skipped, report.seconds)
-                with self._state:  # a sync that changed nothing leaves the version as it was
-                    unchanged = self._retriever is not None and self._version is not None
-                    unchanged = unchanged and self.store.version() == self._version
-                if unchanged:
-                    pass  # the retriever already serves exactly this index: reading it again is wasted
-                elif rebuild:
-                    self._swap(*self._build())
-                else:
-                    with self._state:
-                        self._retriever = None
+                version = self.store.version()  # a sync that changed nothing leaves it as it was
+                with self._state:
+                    serving_it = self._retriever is not None and version == self._version
+                if not serving_it:  # (the retriever that serves this very index needs no second read)
+                    if rebuild:
+                        self._swap(*self._build())
+                    else:
+                        with self._state:
+                            self._retriever = None
                 return report
             finally:
                 with self._state:
