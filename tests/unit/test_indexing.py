@@ -99,7 +99,6 @@ def test_a_resync_serves_the_previous_index_until_the_new_one_is_built(gated):
     assert {c.question for c in tutor.retriever.cards} >= {"什么是 top-p 采样？", "什么是多头注意力？"}
 
 
-
 def test_a_sync_that_changes_nothing_keeps_the_retriever_it_has(gated, monkeypatch):
     """A restart's sync usually finds nothing to do: the index is not read a second time."""
     tutor, _, notes = gated
@@ -113,6 +112,7 @@ def test_a_sync_that_changes_nothing_keeps_the_retriever_it_has(gated, monkeypat
     (notes / "b.md").write_text(EXTRA, encoding="utf-8")
     tutor.start_indexing()
     assert tutor.indexer.wait(30) and built == [1] and len(tutor.retriever.cards) == 3
+
 
 def test_a_failed_sync_is_reported_and_serving_goes_on(gated):
     tutor, _, notes = gated
