@@ -44,6 +44,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
@@ -53,10 +54,12 @@ from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
-from .notes import Card
+from .notes import MAX_KEY_POINTS, Card, key_points
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_BULLET_LINE = re.compile(r"^\s*(?:(?:[-*+]|\d{1,3}[.)、])\s+|[①②③④⑤⑥⑦⑧⑨⑩])")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _LATIN_CHAR = re.compile(r"[A-Za-z]")
 _SEGMENT_END = re.compile(r"(?<=[。！？；!?;\n])|(?<=[.])\s+")
@@ -129,6 +132,22 @@ def verdict_for(score: int) -> str:
     return Band.of(score).verdict
 
 
+def grading_points(card: Card) -> list[str]:
+    """What an answer is checked against: the card's bullet points, then every statement of
+    its prose and every displayed formula (`$$...$$`), once each.
+
+    A learner's note often puts the substance in a paragraph and a few loose bullets
+    beside it (the seed's positional-encoding card: three bullets of requirements, the
+    explanation and the formula in prose); grading only the bullets would miss what the
+    card says. Images, links and lines that only announce a list ("编码需要：") are not
+    statements (see `key_points`)."""
+    formulas = [f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(card.answer) if m.strip()]
+    prose = "\n".join(line for line in _DISPLAY_MATH.sub("\n", card.answer).splitlines()
+                       if not _BULLET_LINE.match(line) and not line.rstrip().endswith(("：", ":")))
+    points = list(dict.fromkeys([*card.key_points, *key_points(prose), *formulas]))
+    return points[:MAX_KEY_POINTS] or [card.answer]
+
+
 def answer_segments(answer: str) -> list[str]:
     pieces = [p.strip(" \t-*•，,") for p in _SEGMENT_END.split(answer)]
     return [p for p in pieces if len(re.sub(r"\W", "", p)) >= 2]
@@ -137,36 +156,52 @@ def answer_segments(answer: str) -> list[str]:
 class Grader:
     """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
-    def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None) -> None:
+    def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None,
+                 companions: Callable[[Card], Sequence[Card]] | None = None) -> None:
+        """`companions(card)`: the cards the notes give for the card's question (retrieval's
+        hits for it). A learner's own short card and a fuller card on the same question both
+        answer it; an answer is graded against whichever of them credits it more."""
         self.index = index
         self.embeddings = embeddings
         self.config = config or GradingConfig()
+        self.companions = companions
         self._point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._companions: OrderedDict[str, tuple[Card, ...]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
+        """Grade `answer` against `card`, or against the card the notes give beside it for
+        the same question when that one credits the answer more (see `companions`)."""
         answer = (answer or "").strip()[:MAX_TEXT_CHARS]  # callers check; a direct caller is cut
-        points = list(card.key_points) or [card.answer]
-        # the answer's and the question's terms, segmented once for the copy check and the lexical share
+        # the answer's terms, segmented once for the copy check and the lexical share
         answer_terms = set(terms(answer))
         asked = set(terms(card.question)) | set(terms(question or ""))
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
-            return self._result(card, question, 0, [], points)
+            return self._result(card, question, 0, [], grading_points(card))
 
         segments = answer_segments(answer)
         vectors = self.embeddings.queries([answer, *segments])
-        unrelated = self.index.chunk_vectors[self.index.chunks_not_of(card.id)]
-        if len(unrelated) < MIN_BASELINE_CHUNKS:  # a tiny notes folder: lean on everyday chatter too
-            unrelated = np.vstack([unrelated, off_topic_vectors(self.embeddings)])
-        unrelated_scores = vectors @ unrelated.T
-        baseline, spread = unrelated_scores.mean(axis=1), unrelated_scores.std(axis=1) + 1e-6
+        similarities = vectors @ self.index.chunk_vectors.T  # every text against every chunk, once
+        grades = [self._grade_against(reference, answer, question, vectors, similarities, answer_terms)
+                  for reference in (card, *self._companions_of(card))]
+        return max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
 
-        point_scores = vectors @ self._points(points).T  # (texts, points)
-        point_z = (point_scores - baseline[:, None]) / spread[:, None]
-        question_z = (vectors @ self._question_vector(card) - baseline) / spread
+    def _grade_against(self, card: Card, answer: str, question: str | None, vectors: np.ndarray,
+                       similarities: np.ndarray, answer_terms: set[str]) -> Grade:
+        points = grading_points(card)
+        asked = set(terms(card.question)) | set(terms(question or ""))
+        baselines = {chinese: self._baseline(card, vectors, similarities, chinese) for chinese in (True, False)}
+        card_language = is_chinese(card.answer)
+        point_languages = [_language(point, card_language) for point in points]
+        baseline = np.stack([baselines[chinese][0] for chinese in point_languages], axis=1)  # (texts, points)
+        spread = np.stack([baselines[chinese][1] for chinese in point_languages], axis=1)
+
+        point_z = (vectors @ self._points(points).T - baseline) / spread
+        question_baseline, question_spread = baselines[is_chinese(card.question)]
+        question_z = (vectors @ self._question_vector(card) - question_baseline) / question_spread
         point_z = point_z - self.config.question_discount * np.maximum(question_z, 0.0)[:, None]
         evidence = point_z.max(axis=0)
-        if is_chinese(answer) != is_chinese(card.answer):
+        if is_chinese(answer) != card_language:
             evidence = evidence * self.config.cross_lingual_boost
         config = self.config
         span = config.point_full - config.point_floor
@@ -183,6 +218,37 @@ class Grader:
         return self._result(card, question, score, covered, missed)
 
     # pieces ---------------------------------------------------------------------------
+    def _companions_of(self, card: Card) -> tuple[Card, ...]:
+        """The cards the notes give for `card`'s question besides it (asked once per card)."""
+        if self.companions is None or card.id not in self.index.positions:
+            return ()
+        with self._cache_lock:
+            known = self._companions.get(card.id)
+        if known is None:
+            known = tuple(other for other in self.companions(card) if other.id != card.id)
+            with self._cache_lock:
+                self._companions[card.id] = known
+                if len(self._companions) > 1024:
+                    self._companions.popitem(last=False)
+        return known
+
+    def _baseline(self, card: Card, vectors: np.ndarray, similarities: np.ndarray,
+                  chinese: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's mean and spread of similarity to other cards' text in one language.
+
+        A text is compared with a point in the point's language, so its baseline is taken
+        in that language too: e5 scores any two texts in different languages lower, and a
+        baseline in the answer's own language would read a correct answer in English to a
+        Chinese note (or the reverse) as below chance. Too little text in that language
+        (English in Chinese notes without renderings): all the notes' text instead."""
+        chunks = self.index.chunks_not_of(card.id, chinese=chinese)
+        if len(chunks) < MIN_BASELINE_CHUNKS:
+            chunks = self.index.chunks_not_of(card.id)
+        scores = similarities[:, chunks]
+        if len(chunks) < MIN_BASELINE_CHUNKS:  # a tiny notes folder: lean on everyday chatter too
+            scores = np.hstack([scores, vectors @ off_topic_vectors(self.embeddings).T])
+        return scores.mean(axis=1), scores.std(axis=1) + 1e-6
+
     def _question_vector(self, card: Card) -> np.ndarray:
         """The card's question chunk as indexed (embedded on the fly for a card not in it)."""
         position = self.index.positions.get(card.id)
@@ -240,6 +306,13 @@ class Grader:
             reference=card.answer,
             source=card.citation,
         )
+
+
+def _language(point: str, card_language: bool) -> bool:
+    """A point's language (is it Chinese?); a formula has none and takes its card's."""
+    if not re.search(r"[\u3400-\u9fff]|[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", "", point)):
+        return card_language
+    return is_chinese(point)
 
 
 def _has_content(text: str) -> bool:

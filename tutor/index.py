@@ -6,13 +6,14 @@ defined once, here (`card_texts`): the store embeds it and the grader reads it b
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, is_chinese
 from .notes import Card
 
 CHUNK_CHARS = 360
@@ -115,9 +116,19 @@ class Index:
         np.maximum.at(scores, self.chunk_card, chunk_scores)
         return scores
 
-    def chunks_not_of(self, card_id: str) -> np.ndarray:
-        """Indices of every chunk that belongs to another card (a baseline for grading): the
-        notes' own text, so not the English renderings of their questions."""
+    def chunks_not_of(self, card_id: str, chinese: bool | None = None) -> np.ndarray:
+        """Indices of every chunk that belongs to another card (a baseline for grading).
+
+        Without `chinese`: the notes' own text, so not the English renderings of their
+        questions. With it: only text in that language, the renderings counting as English
+        (in notes written in Chinese they are most of the English text there is)."""
         position = self.positions.get(card_id)
-        others = self.chunk_card != position if position is not None else True
-        return np.flatnonzero(others & ~self._rendering)
+        others = self.chunk_card != position if position is not None else np.ones(len(self.chunk_card), bool)
+        if chinese is None:
+            return np.flatnonzero(others & ~self._rendering)
+        return np.flatnonzero(others & (self._chunk_is_chinese == chinese))
+
+    @functools.cached_property
+    def _chunk_is_chinese(self) -> np.ndarray:
+        card_is_chinese = np.array([is_chinese(card.answer) for card in self.cards], bool)
+        return card_is_chinese[self.chunk_card] & ~self._rendering

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tutor.followups import builds_on
+from tutor.grading import grading_points
 
 from ..conftest import HOSTILE_NOTES, KNOWLEDGE, ROOT, _free_port, make_tutor
 
@@ -315,7 +316,11 @@ def _card_asked(tutor, shown: str):
 
 def _answer_in_band(tutor, card, low: int, high: int) -> str | None:
     first = card.key_points[0]
-    candidates = [card.answer, "；".join(card.key_points[:2]), first, first[: max(8, len(first) // 3)],
+    points = grading_points(card)
+    # the whole answer, then fewer and fewer of the points it is graded on, then single points
+    # and neighbouring pairs: the score falls roughly with them, so one lands in each band
+    candidates = [card.answer, *("；".join(points[:n]) for n in range(len(points), 0, -1)),
+                  *points, *("；".join(pair) for pair in zip(points, points[1:])), first[: max(8, len(first) // 3)],
                   card.question.rstrip("？?") + "，我记得和训练稳定有关，具体不太清楚。", card.key_points[-1][:20]]
     return next((answer for answer in candidates
                  if low <= tutor.grader.grade(card, answer, question=card.question).score < high), None)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tutor.grading import Grader, grading_points
+
 QUESTION = "为什么NLP不用BN？"
 GOOD = (
     "一个 batch 里句子长度不同，补零或截断后再做 BatchNorm 会让统计量不稳定、方差变大；"
@@ -126,3 +128,26 @@ def test_long_texts_are_cut_to_the_models_window(e5):
         # what the model embeds is exactly the first window
         assert float(e5.query(text) @ e5.query(fitted)) == pytest.approx(1.0, abs=1e-5)
     assert e5.fit("什么是 RMSNorm？", as_query=True) == "什么是 RMSNorm？"
+
+
+KV_CACHE_ENGLISH = (
+    "During autoregressive decoding, keys and values of previous tokens do not change, so they are cached instead "
+    "of recomputed; each step only computes the new token's q, k, v. The cache grows with layers × heads × sequence "
+    "length and becomes the memory bottleneck. MQA shares one K and V head across all query heads, shrinking the "
+    "cache by the number of heads and speeding up memory-bound decoding."
+)
+
+
+def test_an_answer_is_graded_against_the_fuller_card_on_the_same_question_too(slice_tutor):
+    """The seed's "KV Cache 和 MQA" card is four sentences of motivation; a complete answer on
+    the mechanism scored ~20 against it alone. The team's MQA card, which `ask` gives next
+    for the same question, credits it."""
+    seed_card = next(c for c in slice_tutor.retriever.cards if c.question == "KV Cache 和 MQA")
+    alone = Grader(slice_tutor.grader.index, slice_tutor.embeddings).grade(seed_card, KV_CACHE_ENGLISH)
+    both = slice_tutor.grader.grade(seed_card, KV_CACHE_ENGLISH)
+    assert both.score > alone.score + 15 and both.score >= 35  # 57 vs 22 on the whole knowledge/ (narrower baseline here)
+    assert both.card_id != seed_card.id and both.source.startswith("attention.md:")  # which card the points are from
+    assert set(both.covered + both.missed) == set(grading_points(slice_tutor.card(both.card_id)))
+    # a wrong answer gains nothing from a second reference
+    wrong = "The KV cache stores the model's weights on disk, and MQA adds more key and value heads so decoding is more accurate."
+    assert slice_tutor.grader.grade(seed_card, wrong).score < 40

@@ -165,3 +165,8 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
     assert scores[0] == pytest.approx(0.9 - RENDERING_ADVANTAGE)  # the rendering's 0.9, less the advantage
     assert scores[1] > scores[0]
     assert 1 not in index.chunks_not_of("b#1") and list(index.chunks_not_of("b#1")) == [0, 2]
+    # a baseline in one language: the renderings are the English text of Chinese notes
+    assert list(index.chunks_not_of("b#1", chinese=True)) == [0, 2]
+    assert list(index.chunks_not_of("b#1", chinese=False)) == [1]
+    assert list(index.chunks_not_of("a#1", chinese=True)) == [3, 4]
+    assert list(index.chunks_not_of("a#1", chinese=False)) == []

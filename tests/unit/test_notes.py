@@ -184,3 +184,29 @@ def test_setext_headings_are_headings_and_front_matter_is_not():
     # the setext `===` title is the document's, the setext `---` heading its topic
     assert list(cards) == ["为什么要除以根号 d_k？"] and card.path == ("注意力",) and not skipped
     assert card.line == 12  # line numbers count the front matter
+
+
+def test_grading_points_add_the_prose_and_displayed_formulas_to_the_bullets():
+    """A note whose explanation sits in prose beside a few bullets is graded on all of it;
+    a line that only announces the list is not a statement, and a `$$` formula is a point."""
+    from tutor.grading import grading_points
+
+    text = ("## T\n\n#### 为什么要位置编码？\n自注意力对顺序不敏感，所以要加位置信息。原版用正余弦函数。\n\n"
+            "编码需要：\n\n- 区分不同位置\n- 值域有界\n\n$$PE_{(pos,2i)} = \\sin(pos/10000^{2i/d})$$\n")
+    card = cards_by_question(text)[0]["为什么要位置编码？"]
+    assert card.key_points == ("区分不同位置", "值域有界")
+    points = grading_points(card)
+    assert points[:2] == ["区分不同位置", "值域有界"]
+    assert "自注意力对顺序不敏感，所以要加位置信息。" in points and "原版用正余弦函数。" in points
+    assert "$$PE_{(pos,2i)} = \\sin(pos/10000^{2i/d})$$" in points
+    assert not any(point.startswith("编码需要") for point in points)
+    assert len(points) == len(set(points)) == 5
+
+
+def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():
+    from tutor.grading import grading_points
+
+    card = next(c for c in load_notes(SEED.parent).cards if c.question == "为什么Transformer需要Positional Encoding？")
+    points = grading_points(card)
+    assert set(card.key_points) < set(points)
+    assert any("无法感知一个句子中词语出现的先后顺序" in point for point in points)
