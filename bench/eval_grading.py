@@ -3,7 +3,9 @@
     python bench/eval_grading.py [--data FILE ...] [--split dev|check|all] [--notes DIR]
 
 Each answer is graded against the card its label names (question matching is measured
-by the retrieval harness). Prints Spearman and Pearson against the 0-5 human grades
+by the retrieval harness). Prints Spearman and Pearson against the 0-5 human grades, for
+our grader, the previous one (bullet points only, one baseline, the matched card only:
+`GradingConfig.whole_notes=False`) and plain cosine
 (rubric: bench/data/GRADING_RUBRIC.md), overall and per language, and our mean score per
 answer kind and per human grade.
 
@@ -50,14 +52,18 @@ def main() -> None:
             result = evaluate_grading(tutor.grader, tutor.embeddings, tutor.retriever.cards, answers)
             cards = len({a.card for a in answers})
             print(f"\n== {path.name} ({args.split}): {len(answers)} graded answers to {cards} cards")
-            print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'cosine ρ':>11s}{'cosine r':>11s}")
+            print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'previous ρ':>12s}{'previous r':>12s}"
+                  f"{'cosine ρ':>11s}{'cosine r':>11s}")
             for subset in ("all", "zh", "en"):
                 f = result[subset]
                 print(f"{subset:8s}{f['n']:5d}{f['ours']['spearman']:10.3f}{f['ours']['pearson']:10.3f}"
+                      f"{f['previous']['spearman']:12.3f}{f['previous']['pearson']:12.3f}"
                       f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}")
             by_kind = result["mean score by kind"]
             by_grade = result["mean score by human grade"]
             print("our mean score by answer kind: " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
+            print("previous grader's mean score by answer kind: "
+                  + ", ".join(f"{k} {v}" for k, v in result["previous mean score by kind"].items()))
             print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in by_grade.items()))
 
 

@@ -21,6 +21,7 @@ import jieba
 import numpy as np
 from scipy import stats
 
+from .grading import Grader
 from .lexical import is_chinese
 from .notes import Card
 from .retrieval import Retriever
@@ -234,6 +235,8 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
     if missing:
         raise ValueError(f"graded answers name unknown cards: {missing}")
     ours = np.array([grader.grade(by_key[a.card], a.answer, question=a.question).score for a in answers], float)
+    before = Grader(grader.index, embeddings, replace(grader.config, whole_notes=False))  # the previous grader
+    previous = np.array([before.grade(by_key[a.card], a.answer, question=a.question).score for a in answers], float)
     answer_vectors = embeddings.queries([a.answer if a.answer.strip() else " " for a in answers])
     reference_vectors = embeddings.queries([by_key[a.card].answer for a in answers])
     cosine = np.sum(answer_vectors * reference_vectors, axis=1)
@@ -242,6 +245,8 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
     def figures(mask) -> dict:
         return {"n": int(mask.sum()),
                 "ours": {"spearman": spearman(ours[mask], human[mask]), "pearson": pearson(ours[mask], human[mask])},
+                "previous": {"spearman": spearman(previous[mask], human[mask]),
+                             "pearson": pearson(previous[mask], human[mask])},
                 "cosine": {"spearman": spearman(cosine[mask], human[mask]), "pearson": pearson(cosine[mask], human[mask])}}
 
     langs = np.array([a.lang for a in answers])
@@ -251,5 +256,6 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
         "zh": figures(langs == "zh"),
         "en": figures(langs == "en"),
         "mean score by kind": {k: round(float(ours[kinds == k].mean()), 1) for k in dict.fromkeys(kinds)},
+        "previous mean score by kind": {k: round(float(previous[kinds == k].mean()), 1) for k in dict.fromkeys(kinds)},
         "mean score by human grade": {int(g): round(float(ours[human == g].mean()), 1) for g in sorted(set(human))},
     }

@@ -103,6 +103,10 @@ class GradingConfig:
     cross_lingual_boost: float = 1.3
     # a point's credit is at least this times its lexical share (step 4 of the module doc)
     lexical_credit: float = 1.0
+    # False: the grader as it was before it read whole notes (bullets only, one baseline over
+    # all the notes' text whatever the point's language, the matched card only); kept as
+    # the evaluation's "previous" column (bench/eval_grading.py)
+    whole_notes: bool = True
 
 
 class Band(IntEnum):
@@ -177,7 +181,7 @@ class Grader:
         answer_terms = set(terms(answer))
         asked = set(terms(card.question)) | set(terms(question or ""))
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
-            return self._result(card, question, 0, [], grading_points(card))
+            return self._result(card, question, 0, [], self._points_of(card))
 
         segments = answer_segments(answer)
         vectors = self.embeddings.queries([answer, *segments])
@@ -188,7 +192,7 @@ class Grader:
 
     def _grade_against(self, card: Card, answer: str, question: str | None, vectors: np.ndarray,
                        similarities: np.ndarray, answer_terms: set[str]) -> Grade:
-        points = grading_points(card)
+        points = self._points_of(card)
         asked = set(terms(card.question)) | set(terms(question or ""))
         baselines = {chinese: self._baseline(card, vectors, similarities, chinese) for chinese in (True, False)}
         card_language = is_chinese(card.answer)
@@ -218,9 +222,12 @@ class Grader:
         return self._result(card, question, score, covered, missed)
 
     # pieces ---------------------------------------------------------------------------
+    def _points_of(self, card: Card) -> list[str]:
+        return grading_points(card) if self.config.whole_notes else list(card.key_points) or [card.answer]
+
     def _companions_of(self, card: Card) -> tuple[Card, ...]:
         """The cards the notes give for `card`'s question besides it (asked once per card)."""
-        if self.companions is None or card.id not in self.index.positions:
+        if self.companions is None or not self.config.whole_notes or card.id not in self.index.positions:
             return ()
         with self._cache_lock:
             known = self._companions.get(card.id)
@@ -241,7 +248,7 @@ class Grader:
         baseline in the answer's own language would read a correct answer in English to a
         Chinese note (or the reverse) as below chance. Too little text in that language
         (English in Chinese notes without renderings): all the notes' text instead."""
-        chunks = self.index.chunks_not_of(card.id, chinese=chinese)
+        chunks = self.index.chunks_not_of(card.id, chinese=chinese if self.config.whole_notes else None)
         if len(chunks) < MIN_BASELINE_CHUNKS:
             chunks = self.index.chunks_not_of(card.id)
         scores = similarities[:, chunks]

@@ -98,6 +98,9 @@ def test_grading_agrees_with_human_grades_far_better_than_cosine(full_tutor):
     assert result["all"]["ours"]["spearman"] >= 0.8
     assert result["all"]["ours"]["spearman"] > result["all"]["cosine"]["spearman"] + 0.3
     assert result["en"]["ours"]["spearman"] >= 0.7  # parity: English answers to Chinese notes
+    # reading whole notes (prose points, a baseline per language, the second card) did not cost
+    # agreement on cards written for grading (0.864 vs 0.834 on 2026-11-30)
+    assert result["all"]["ours"]["spearman"] >= result["all"]["previous"]["spearman"]
     by_kind = result["mean score by kind"]
     for nothing in ("idk", "offtopic"):
         assert by_kind[nothing] < 10
