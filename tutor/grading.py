@@ -190,6 +190,12 @@ class Grader:
                   for reference in (card, *self._companions_of(card))]
         return max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
 
+    def prepare(self, card: Card) -> None:
+        """Do now what the first grade against `card` would: find its second reference and
+        embed both cards' points (kept for the next grades)."""
+        for reference in (card, *self._companions_of(card)):
+            self._points(self._points_of(reference))
+
     def _grade_against(self, card: Card, answer: str, question: str | None, vectors: np.ndarray,
                        similarities: np.ndarray, answer_terms: set[str]) -> Grade:
         points = self._points_of(card)
