@@ -226,7 +226,10 @@ class CardStore:
             for index in range(len(card_chunks)):
                 ids.append(chunk_id(card.id, index))
                 metadatas.append(self._metadata(card, digest, index, len(card_chunks)))
-        self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+        # No documents: nothing reads a chunk's text back (the card rides on its first chunk's
+        # metadata), and Chroma indexes every document's text for full-text search, which
+        # made writing ~1.7x slower (423 -> 703 chunks/s, bench/scale.py's store sync)
+        self.collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
         return len(ids)
 
     def snapshot(self) -> Index:

@@ -1,0 +1,179 @@
+"""How the tutor scales with the notes: 1k, 10k, 100k cards, without embedding 100k texts.
+
+    python bench/scale.py [--sizes 1000 10000 100000] [--queries 30]
+
+Synthetic notes are made from the shipped ones: each synthetic card takes a real card's
+question (with a variant number) and recombines answer sentences of that card and of two
+others, so the texts are varied Chinese and English like real notes. Each synthetic chunk's
+vector is the vector of the real chunk it was made from plus Gaussian noise (cosine ~0.95
+to it, about a paraphrase's distance), given to the store as shipped vectors, so a sync
+embeds nothing. Real questions are still embedded by the real model.
+
+Per size it prints: the store sync (writing every chunk to embedded Chroma), start-up in a
+new process (`python -m tutor ask`, process start to first answer, and its peak resident
+memory), `ask` p50/p95 next to a bare query embedding (interleaved, same questions), the
+exact dense scan against Chroma's own nearest-neighbour query for the same vector, and
+`grade` p50. The machines are shared and noisy: read the ratios and the growth, not single
+times.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tutor.index import card_texts
+from tutor.notes import Card, load_notes
+from tutor.service import Tutor
+from tutor.settings import Settings
+from tutor.vectors import ShippedVectors, shipped_cards, vectors_file, write_vectors
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ["KV cache 为什么能加速推理", "What is LoRA and why does it save memory?", "RMSNorm 和 LayerNorm 的区别",
+             "GRPO 和 PPO 有什么不同？", "why divide by sqrt(d_k) in attention", "MoE 的负载均衡怎么做",
+             "What does FlashAttention change?", "DPO 的损失函数是什么", "投机解码的原理", "How does RoPE encode position?"]
+ANSWER = ("LayerNorm 对每个 token 自己的特征维度做归一化，不依赖 batch；NLP 的句子长度不一，补零后 BatchNorm 的统计量"
+          "不稳定，而且跨样本归一化会抹掉 token 之间的差异。")
+CARDS_PER_FILE = 200
+NOISE = 0.017  # per dimension: |noise| ~ 0.33 over 384 dimensions, cosine ~0.95 to the source chunk
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[。！？；.!?])\s*", text) if len(s.strip()) > 4]
+
+
+def synthetic_notes(size: int, folder: Path, shipped: ShippedVectors, seed: int = 7) -> tuple[int, list[str], np.ndarray]:
+    """Write `size` synthetic cards under `folder`; return (chunks, chunk texts, their vectors)."""
+    real = shipped_cards(ROOT / "knowledge")
+    rng, noise = random.Random(seed), np.random.default_rng(seed)
+    bases: list[Card] = []
+    files: dict[int, list[str]] = {}
+    for number in range(size):
+        base, *others = rng.sample(real, 3)
+        parts = sentences(base.answer)[:4] + [s for other in others for s in sentences(other.answer)[:2]]
+        rng.shuffle(parts)
+        answer = "\n".join(parts) or base.answer
+        files.setdefault(number // CARDS_PER_FILE, []).append(f"### {base.question}（变体 {number}）\n\n{answer}\n")
+        bases.append(base)
+    for number, cards in files.items():
+        (folder / f"part{number:04d}.md").write_text(f"# 合成笔记 {number}\n\n## 主题 {number % 37}\n\n" + "\n".join(cards),
+                                                     encoding="utf-8")
+    # the chunks exactly as the store will make them (card_texts of the parsed cards)
+    texts: list[str] = []
+    sources: list[np.ndarray] = []
+    for card in load_notes(folder).cards:
+        base = bases[int(re.search(r"（变体 (\d+)）", card.question).group(1))]
+        base_vectors = shipped.vectors_for(card_texts(base), lambda missing: np.zeros((len(missing), 384)))
+        for position, text in enumerate(card_texts(card)):
+            texts.append(text)
+            sources.append(base_vectors[min(position, len(base_vectors) - 1)])
+    vectors = np.asarray(sources, np.float32) + noise.normal(0, NOISE, (len(sources), 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return len(texts), texts, vectors
+
+
+def start_up(knowledge: Path, data: Path, question: str) -> tuple[float, float]:
+    """A new process: start to first answer (s) and its peak resident memory (MB)."""
+    code = ("import resource, sys, time; t0 = time.perf_counter(); from tutor.cli import main; "
+            "code = main(['ask', sys.argv[1], '--json']); "
+            "print('SECONDS', time.perf_counter() - t0, 'RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
+            "file=sys.stderr)")
+    env = {**os.environ, "TUTOR_KNOWLEDGE_DIR": str(knowledge), "TUTOR_DATA_DIR": str(data)}
+    env.pop("TUTOR_CHROMA_URL", None)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code, question], env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    found = re.search(r"SECONDS [\d.]+ RSS ([\d.]+)", result.stderr)
+    if result.returncode != 0 or not found or not json.loads(result.stdout)["hits"]:
+        raise SystemExit(f"start-up run failed ({result.returncode}): {result.stderr[-2000:]}")
+    return wall, float(found.group(1))
+
+
+def measure(size: int, queries: int, scratch: Path) -> None:
+    knowledge, data, vectors_folder = scratch / "notes", scratch / "data", scratch / "vectors"
+    knowledge.mkdir()
+    settings = dataclasses.replace(Settings.from_env(), knowledge_dir=knowledge, data_dir=data, chroma_url=None,
+                                   shipped_vectors=vectors_folder)
+    probe = Tutor(dataclasses.replace(settings, shipped_vectors=ROOT / "knowledge" / "vectors"))
+    shipped = probe._shipped_vectors
+    made = time.perf_counter()
+    chunks, texts, vectors = synthetic_notes(size, knowledge, shipped)
+    write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
+    print(f"\n== {size} cards, {chunks} chunks (made in {time.perf_counter() - made:.0f} s; "
+          f"vectors file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+
+    tutor = Tutor(settings, embeddings=probe.embeddings)
+    t0 = time.perf_counter()
+    report = tutor.ingest()
+    print(f"store sync (nothing embedded): {time.perf_counter() - t0:.1f} s for {report.chunks} chunks "
+          f"({report.chunks / (time.perf_counter() - t0):.0f} chunks/s)")
+
+    wall, rss = start_up(knowledge, data, QUESTIONS[0])
+    print(f"start-up, new process to first answer (python -m tutor ask): {wall:.1f} s, peak RSS {rss:.0f} MB")
+
+    questions = (QUESTIONS * (queries // len(QUESTIONS) + 1))[:queries]
+    tutor.ask(questions[0])  # warm-up
+    bare, asked = [], []
+    for question in questions:
+        t0 = time.perf_counter()
+        tutor.embeddings.query(question)
+        t1 = time.perf_counter()
+        tutor.ask(question)
+        bare.append(t1 - t0)
+        asked.append(time.perf_counter() - t1)
+    e50, a50, a95 = statistics.median(bare), statistics.median(asked), percentile(asked, 0.95)
+    print(f"ask p50 {a50 * 1e3:.0f} ms, p95 {a95 * 1e3:.0f} ms; bare query embedding p50 {e50 * 1e3:.0f} ms "
+          f"({a50 / e50:.2f}x)")
+
+    index = tutor.retriever.index
+    collection = tutor.indexer.store.collection
+    vector = tutor.embeddings.query(questions[0])
+    scan, nearest = [], []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        index.card_scores(vector)
+        scan.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        collection.query(query_embeddings=[vector.tolist()], n_results=20, include=[])
+        nearest.append(time.perf_counter() - t0)
+    print(f"dense scores: exact scan over every chunk p50 {statistics.median(scan) * 1e3:.1f} ms, "
+          f"Chroma's nearest-neighbour query (top 20) p50 {statistics.median(nearest) * 1e3:.1f} ms")
+
+    card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
+    tutor.grader.grade(card, ANSWER)
+    grades = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        tutor.grader.grade(card, ANSWER)
+        grades.append(time.perf_counter() - t0)
+    print(f"grade p50 {statistics.median(grades) * 1e3:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--queries", type=int, default=30)
+    args = parser.parse_args()
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as scratch:
+            measure(size, args.queries, Path(scratch))
+
+
+if __name__ == "__main__":
+    main()
