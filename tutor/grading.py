@@ -4,12 +4,17 @@ Raw cosine is a poor grade: e5 similarities crowd into 0.8-0.97 whatever the qua
 an English answer to a Chinese note scores below a poor Chinese one. So every similarity
 is read relative to a baseline measured for this very answer:
 
+0. The points checked are the card's bullets, its prose statements and its displayed
+   formulas (`grading_points`). The answer is graded against the matched card and against
+   the best other card retrieval gives for that card's question (`companions`); the
+   higher grade counts and names its card.
 1. The answer is split into sentences; each sentence (and the whole answer) is embedded
    once on the query side.
-2. For each sentence, its cosine with every chunk of every *other* card in the index
-   gives a baseline mean and spread: how similar this sentence is to notes that do not
-   answer the question. Language, length and style shift these the same way they shift
-   the similarity to the right card, so the z-score cancels them.
+2. For each sentence, its cosine with every chunk of every *other* card in the index,
+   written in the point's language, gives a baseline mean and spread: how similar this
+   sentence is to notes that do not answer the question. Language, length and style shift
+   these the same way they shift the similarity to the right card, so the z-score cancels
+   them.
 3. Being on topic is not making a point: an answer that talks around the question with the
    right vocabulary (or says wrong things about it) resembles the question about as much
    as the points. So each text's z-score against a point is lowered by `question_discount`
@@ -35,8 +40,9 @@ is read relative to a baseline measured for this very answer:
    question's own words. Off-topic text and gibberish need no rule: they make no point
    stand out from the baseline, so they earn (nearly) nothing.
 
-The few constants are global (no per-card tuning), chosen on bench/data/grading_dev.jsonl;
-bench/eval_grading.py prints the agreement with human grades next to plain cosine.
+The few constants are global (no per-card tuning), chosen on the dev sets
+(bench/data/grading_dev.jsonl, the dev split of grading_prose.jsonl); bench/eval_grading.py
+prints the agreement with human grades next to the previous grader and plain cosine.
 """
 from __future__ import annotations
 
