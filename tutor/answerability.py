@@ -83,7 +83,7 @@ def salient_terms(query: str) -> list[tuple[str, str]]:
 
 
 def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarray, anchors_best: float,
-                    query_terms: list[str], card_is_chinese: list[bool]) -> Evidence:
+                    query_terms: list[str], card_is_chinese: np.ndarray) -> Evidence:
     """The signals for `query`, given its dense card scores and the fused ranking `order`."""
     lexical = index.lexical
     top = int(order[0])

@@ -129,6 +129,10 @@ class Index:
         return np.flatnonzero(others & (self._chunk_is_chinese == chinese))
 
     @functools.cached_property
+    def card_is_chinese(self) -> np.ndarray:
+        """Per card: its answer is written in Chinese (English terms inside are normal)."""
+        return np.array([is_chinese(card.answer) for card in self.cards], bool)
+
+    @functools.cached_property
     def _chunk_is_chinese(self) -> np.ndarray:
-        card_is_chinese = np.array([is_chinese(card.answer) for card in self.cards], bool)
-        return card_is_chinese[self.chunk_card] & ~self._rendering
+        return self.card_is_chinese[self.chunk_card] & ~self._rendering

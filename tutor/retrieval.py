@@ -133,7 +133,6 @@ class Retriever:
         self.embeddings = embeddings
         self.config = config or RetrievalConfig()
         self._anchors = off_topic_vectors(embeddings)
-        self._card_is_chinese = [is_chinese(card.answer) for card in index.cards]
 
     @property
     def cards(self) -> list[Card]:
@@ -165,7 +164,7 @@ class Retriever:
         fused = dense + config.lexical_weight * lexical_norm * coverage
         order = np.argsort(-fused)
         evidence = gather_evidence(index, query, dense, order, float((self._anchors @ vector).max()),
-                                   index.lexical.content_terms(query), self._card_is_chinese)
+                                   index.lexical.content_terms(query), index.card_is_chinese)
         if config.decision == "model":
             probability = config.answerability.probability(evidence)
         else:
@@ -197,7 +196,7 @@ class Retriever:
         cross-lingual allowance."""
         best = float(dense.max())
         threshold = self.config.relevance_threshold
-        if query is not None and is_chinese(query) != self._card_is_chinese[int(dense.argmax())]:
+        if query is not None and is_chinese(query) != self.index.card_is_chinese[int(dense.argmax())]:
             threshold -= self.config.cross_lingual_allowance
         beats_chatter = best - float((self._anchors @ vector).max())
         # Below ~2x standout_rank cards "the crowd" is too small to say anything: count the
