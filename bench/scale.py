@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import ANSWER_200, percentile  # bench/bench.py, beside this script
 from tutor.index import card_texts
 from tutor.notes import Card, load_notes
 from tutor.service import Tutor
@@ -43,15 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ["KV cache 为什么能加速推理", "What is LoRA and why does it save memory?", "RMSNorm 和 LayerNorm 的区别",
              "GRPO 和 PPO 有什么不同？", "why divide by sqrt(d_k) in attention", "MoE 的负载均衡怎么做",
              "What does FlashAttention change?", "DPO 的损失函数是什么", "投机解码的原理", "How does RoPE encode position?"]
-ANSWER = ("LayerNorm 对每个 token 自己的特征维度做归一化，不依赖 batch；NLP 的句子长度不一，补零后 BatchNorm 的统计量"
-          "不稳定，而且跨样本归一化会抹掉 token 之间的差异。")
 CARDS_PER_FILE = 200
 NOISE = 0.017  # per dimension: |noise| ~ 0.33 over 384 dimensions, cosine ~0.95 to the source chunk
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def sentences(text: str) -> list[str]:
@@ -156,11 +150,11 @@ def measure(size: int, queries: int, scratch: Path) -> None:
           f"Chroma's nearest-neighbour query (top 20) p50 {statistics.median(nearest) * 1e3:.1f} ms")
 
     card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
-    tutor.grader.grade(card, ANSWER)
+    tutor.grader.grade(card, ANSWER_200)
     grades = []
     for _ in range(5):
         t0 = time.perf_counter()
-        tutor.grader.grade(card, ANSWER)
+        tutor.grader.grade(card, ANSWER_200)
         grades.append(time.perf_counter() - t0)
     print(f"grade p50 {statistics.median(grades) * 1e3:.0f} ms")
 
