@@ -29,11 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Index
+from .index import Index, largest
 from .lexical import STOP_WORDS, LexicalIndex, is_chinese, terms
 
 _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*")
 _SIZE = re.compile(r"\d+(?:\.\d+)?[kmbgt]?b?")  # 7B, 70b, 1GB: sizes, not subjects
+CROWD_RANKS = 20  # the crowd a covered question's best card stands out from: ranks 5-20
+EVIDENCE_RANKS = 3  # how much of the fused ranking the evidence reads
 FEATURES = ("best", "chatter_margin", "standout", "lexical_share", "cross_lingual", "salient_absent",
             "salient_found")
 
@@ -84,12 +86,13 @@ def salient_terms(query: str) -> list[tuple[str, str]]:
 
 def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarray, anchors_best: float,
                     query_terms: list[str], card_is_chinese: np.ndarray) -> Evidence:
-    """The signals for `query`, given its dense card scores and the fused ranking `order`."""
+    """The signals for `query`, given its dense card scores and the fused ranking `order`
+    (its first `EVIDENCE_RANKS` at least)."""
     lexical = index.lexical
     top = int(order[0])
     best = float(dense[top])
-    ranked = np.sort(dense)[::-1]
-    crowd = ranked[4:20] if len(ranked) > 5 else np.array([anchors_best])
+    ranked = dense[largest(dense, CROWD_RANKS)]
+    crowd = ranked[4:CROWD_RANKS] if len(ranked) > 5 else np.array([anchors_best])
     salient = salient_terms(query)
     salient_names = [term for term, _ in salient]
     top3 = [int(i) for i in order[:3]]

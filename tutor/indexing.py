@@ -27,6 +27,7 @@ from .embeddings import TutorEmbeddings, background_priority
 from .errors import IndexNotReady
 from .notes import Skipped, load_notes
 from .retrieval import RetrievalConfig, Retriever
+from .saved_index import SavedIndex
 from .store import CardStore, StoreError
 
 try:
@@ -82,9 +83,11 @@ class Indexer:
         knowledge_dir: Path,
         config: RetrievalConfig,
         lock_file: Path | None = None,
+        saved: SavedIndex | None = None,
     ) -> None:
         self._open_store = open_store
         self._lock_file = lock_file
+        self.saved = saved  # the last built index, saved beside the store for the next start
         self.store = open_store()
         self.embeddings = embeddings
         self.knowledge_dir = Path(knowledge_dir)
@@ -236,12 +239,21 @@ class Indexer:
 
     def _build(self) -> tuple[Retriever, str | None]:
         started = time.perf_counter()
-        version = self.store.version()
-        index = self.store.snapshot()
+        version, contents = self.store.version(), self.store.contents_key()
+        index = self.saved.load(contents) if self.saved and contents else None
+        source = "the saved index"
+        if index is None:
+            source = "the store"
+            index = self.store.snapshot()
+            # saved only if nothing was written meanwhile: the file must hold these contents exactly
+            if self.saved and contents and self.store.contents_key() == contents:
+                self.saved.save(contents, index)
+        # through self.store, which a refresh replaces by a newly opened one
+        index.nearest = lambda vector, n: self.store.nearest_chunk_ids(vector, n)
         read = time.perf_counter()
         retriever = Retriever(index, self.embeddings, self.config)
-        log.info("retriever over %d cards ready in %.1fs (reading the store %.1fs)",
-                 len(index), time.perf_counter() - started, read - started)
+        log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs)",
+                 len(index), time.perf_counter() - started, source, read - started)
         return retriever, version
 
     def _swap(self, retriever: Retriever, version: str | None) -> None:

@@ -13,9 +13,10 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jieba
+import numpy as np
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -72,69 +73,102 @@ def terms(text: str) -> list[str]:
 
 @dataclass
 class LexicalIndex:
-    """BM25 over one text per card, with an IDF floor that ignores common terms."""
+    """BM25 over one text per card, with an IDF floor that ignores common terms.
 
-    postings: dict[str, list[tuple[int, int]]]
-    lengths: list[int]
-    documents: int
+    Postings are kept term by term in flat arrays (each term's cards ascending), not as
+    Python lists: at 100k cards that is ~15M postings, which as tuples took over a gigabyte,
+    and flat arrays can be saved with the index and read back without segmenting again."""
+
+    vocabulary: dict[str, int]  # term -> its row in `offsets`
+    offsets: np.ndarray  # (terms + 1,) int64: a term's postings are [offsets[r], offsets[r + 1])
+    posting_cards: np.ndarray  # int32, ascending within each term
+    posting_counts: np.ndarray  # int32: how often the term occurs in that card
+    lengths: np.ndarray  # (cards,) int32: terms per card
     k1: float = 1.2
     b: float = 0.75
     # Terms found in more than this share of cards carry no evidence of relevance.
     max_document_share: float = 0.25
-    _cards_of: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)  # filled on demand
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        postings: dict[str, list[tuple[int, int]]] = {}
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cards: list[int] = []
+        counts: list[int] = []
         lengths = []
         for index, text in enumerate(texts):
-            counts = Counter(terms(text))
-            lengths.append(sum(counts.values()))
-            for term, count in counts.items():
-                postings.setdefault(term, []).append((index, count))
-        return cls(postings=postings, lengths=lengths, documents=len(texts))
+            found = Counter(terms(text))
+            lengths.append(sum(found.values()))
+            for term, count in found.items():
+                rows.append(vocabulary.setdefault(term, len(vocabulary)))
+                cards.append(index)
+                counts.append(count)
+        order = np.argsort(np.asarray(rows, np.int64), kind="stable")  # by term; cards stay ascending
+        offsets = np.zeros(len(vocabulary) + 1, np.int64)
+        np.cumsum(np.bincount(np.asarray(rows, np.int64), minlength=len(vocabulary)), out=offsets[1:])
+        return cls(vocabulary=vocabulary, offsets=offsets,
+                   posting_cards=np.asarray(cards, np.int32)[order], posting_counts=np.asarray(counts, np.int32)[order],
+                   lengths=np.asarray(lengths, np.int32))
+
+    @property
+    def documents(self) -> int:
+        return len(self.lengths)
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        row = self.vocabulary.get(term)
+        if row is None:
+            return _NO_POSTINGS, _NO_POSTINGS
+        start, end = self.offsets[row], self.offsets[row + 1]
+        return self.posting_cards[start:end], self.posting_counts[start:end]
+
+    def _frequency(self, term: str) -> int:
+        row = self.vocabulary.get(term)
+        return 0 if row is None else int(self.offsets[row + 1] - self.offsets[row])
 
     def known(self, term: str) -> bool:
         """Some card contains `term`."""
-        return term in self.postings
+        return term in self.vocabulary
 
     def in_card(self, term: str, card: int) -> bool:
         """The card at position `card` contains `term`."""
-        cards = self._cards_of.get(term)
-        if cards is None:
-            cards = self._cards_of[term] = frozenset(index for index, _ in self.postings.get(term, ()))
-        return card in cards
+        cards, _ = self._postings(term)
+        at = int(np.searchsorted(cards, card))
+        return at < len(cards) and int(cards[at]) == card
 
     def idf(self, term: str) -> float:
-        frequency = len(self.postings.get(term, ()))
+        frequency = self._frequency(term)
         return math.log(1 + (self.documents - frequency + 0.5) / (frequency + 0.5))
 
     def keywords(self, text: str, n: int) -> list[str]:
         """The `n` rarest terms of `text` that these cards know: a hint without the answer."""
-        known = [t for t in dict.fromkeys(terms(text)) if "_" not in t and t in self.postings]
+        known = [t for t in dict.fromkeys(terms(text)) if "_" not in t and t in self.vocabulary]
         return sorted(known, key=self.idf, reverse=True)[:n]
 
     def content_terms(self, query: str) -> list[str]:
         """The query's terms minus those too common in these cards to mean anything."""
         limit = max(1, self.max_document_share * self.documents)
-        return [t for t in dict.fromkeys(terms(query)) if len(self.postings.get(t, ())) <= limit]
+        return [t for t in dict.fromkeys(terms(query)) if self._frequency(t) <= limit]
 
-    def scores(self, query: str) -> tuple[list[float], float]:
+    def scores(self, query: str) -> tuple[np.ndarray, float]:
         """BM25 per card over the query's content terms, and the share of the query's
         content-term weight (IDF) found in the best card: 0 when nothing matched."""
-        result = [0.0] * self.documents
+        result = np.zeros(self.documents, np.float64)
         query_terms = self.content_terms(query)
         if not query_terms or not self.documents:
             return result, 0.0
-        average = sum(self.lengths) / self.documents
-        matched_weight: dict[int, float] = {}
+        average = max(float(self.lengths.mean()), 1e-9)
+        matched_weight = np.zeros(self.documents, np.float64)
         # Terms absent from every card weigh most: a query about something else entirely.
         total_weight = sum(self.idf(t) for t in query_terms)
         for term in query_terms:
+            cards, counts = self._postings(term)
+            if not len(cards):
+                continue
             idf = self.idf(term)
-            for index, count in self.postings.get(term, ()):
-                norm = count + self.k1 * (1 - self.b + self.b * self.lengths[index] / max(average, 1e-9))
-                result[index] += idf * count * (self.k1 + 1) / norm
-                matched_weight[index] = matched_weight.get(index, 0.0) + idf
-        coverage = max(matched_weight.values()) / total_weight if matched_weight else 0.0
-        return result, coverage
+            norm = counts + self.k1 * (1 - self.b + self.b * self.lengths[cards] / average)
+            result[cards] += idf * counts * (self.k1 + 1) / norm
+            matched_weight[cards] += idf
+        return result, float(matched_weight.max()) / total_weight
+
+
+_NO_POSTINGS = np.zeros(0, np.int32)

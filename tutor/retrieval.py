@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answerability import AnswerabilityModel, Evidence, gather_evidence
+from .answerability import EVIDENCE_RANKS, AnswerabilityModel, Evidence, gather_evidence
 from .embeddings import TutorEmbeddings
-from .index import Index
+from .index import Index, largest
 from .lexical import is_chinese
 from .notes import Card
 
@@ -162,7 +162,7 @@ class Retriever:
         lexical = np.asarray(lexical_scores, np.float32)
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical
         fused = dense + config.lexical_weight * lexical_norm * coverage
-        order = np.argsort(-fused)
+        order = largest(fused, max(k, EVIDENCE_RANKS))
         evidence = gather_evidence(index, query, dense, order, float((self._anchors @ vector).max()),
                                    index.lexical.content_terms(query), index.card_is_chinese)
         if config.decision == "model":

@@ -38,9 +38,10 @@ from .progress import (
     utc,
 )
 from .retrieval import Hit, RetrievalConfig, Retriever
+from .saved_index import SavedIndex
 from .scheduler import CardSchedule, choose_cards
 from .settings import Settings
-from .store import CardStore, open_chroma
+from .store import CardStore, collection_name, open_chroma
 from .vectors import ShippedVectors
 
 __all__ = ["Answer", "GradeNotSaved", "IngestReport", "IndexingStatus", "InputError", "InterviewSettings", "Learner",
@@ -109,8 +110,9 @@ class Tutor:
         self._shipped_vectors = None if self.settings.shipped_vectors is None else ShippedVectors.load(
             self.settings.shipped_vectors, self.embeddings.model_id, self.embeddings.dimension)
         lock_file = None if self.settings.chroma_url else Path(self.settings.data_dir) / "sync.lock"
+        saved = SavedIndex(Path(self.settings.data_dir) / "saved_index" / collection_name(self.embeddings.model_id))
         self.indexer = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir,
-                               self.retrieval_config, lock_file)
+                               self.retrieval_config, lock_file, saved)
         self._grader: Grader | None = None
         self._progress: ProgressStore | None = None
         self._deck_folder: Path | None = None

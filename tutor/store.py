@@ -32,6 +32,7 @@ CHUNKING_VERSION = "2"
 WRITE_BATCH_CHUNKS = 32
 READ_PAGE = 1000
 VERSION_KEY = "index_version"
+WRITING_KEY = "index_writing"  # see CardStore.contents_key
 
 
 class StoreError(TutorError, RuntimeError):
@@ -59,7 +60,11 @@ def card_json(card: Card) -> str:
 
 
 def card_from_json(text: str) -> Card:
-    data = json.loads(text)
+    return card_from_dict(json.loads(text))
+
+
+def card_from_dict(data: dict) -> Card:
+    """The inverse of `asdict(card)` (JSON turns its tuples into lists)."""
     for name in ("key_points", "path", "tags"):
         data[name] = tuple(data.get(name) or ())
     return Card(**data)
@@ -139,16 +144,30 @@ class CardStore:
     def version(self) -> str | None:
         """The version written by the last completed sync (read afresh: cheap, one small
         metadata row); None if no sync has completed."""
+        return self._metadata_now().get(VERSION_KEY)
+
+    def contents_key(self) -> str | None:
+        """Changes whenever the stored chunks may have changed, also by a sync that was
+        killed before it completed (which leaves `version` as it was): what a copy of the
+        index saved elsewhere is keyed by. None if no sync has completed."""
+        metadata = self._metadata_now()
+        version = metadata.get(VERSION_KEY)
+        return None if version is None else f"{version}.{metadata.get(WRITING_KEY, '')}"
+
+    def _metadata_now(self) -> dict:
         try:
-            metadata = self.client.get_collection(self.collection.name).metadata or {}
+            return self.client.get_collection(self.collection.name).metadata or {}
         except Exception as error:  # chromadb raises several kinds here
             raise StoreError(f"cannot read the index version of {self.collection.name}: {error}") from error
-        return metadata.get(VERSION_KEY)
 
-    def _mark_synced(self) -> None:
-        metadata = dict(self.client.get_collection(self.collection.name).metadata or {})
-        metadata[VERSION_KEY] = uuid.uuid4().hex
+    def _mark(self, key: str) -> None:
+        metadata = dict(self._metadata_now())
+        metadata[key] = uuid.uuid4().hex
         self.collection.modify(metadata=metadata)
+
+    def begin_writing(self) -> None:
+        """Called before a sync changes any chunk (see `contents_key`)."""
+        self._mark(WRITING_KEY)
 
     def _existing(self) -> dict[str, dict]:
         existing: dict[str, dict] = {}
@@ -182,6 +201,8 @@ class CardStore:
         existing = self._existing()
         plan = _plan(cards, existing)
         stale = [chunk for chunk in existing if chunk not in plan.wanted]
+        if plan.to_write or stale or plan.moved:
+            self.begin_writing()
         wanted_cards = {chunk.rsplit("::", 1)[0] for chunk in plan.wanted}
         removed = len({existing[c].get("card_id") for c in stale} - wanted_cards)
         for start in range(0, len(stale), READ_PAGE):
@@ -192,7 +213,7 @@ class CardStore:
                                               in plan.moved])
         self._write_all(plan.to_write, on_progress)
         if plan.to_write or stale or plan.moved or self.version() is None:
-            self._mark_synced()
+            self._mark(VERSION_KEY)
         return SyncCounts(added=plan.added, updated=plan.updated, removed=removed, unchanged=plan.unchanged,
                           chunks=len(plan.wanted))
 
@@ -231,6 +252,12 @@ class CardStore:
         # made writing ~1.7x slower (423 -> 703 chunks/s, bench/scale.py's store sync)
         self.collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
         return len(ids)
+
+    def nearest_chunk_ids(self, vector: np.ndarray, n: int) -> list[str]:
+        """The ids of the `n` chunks nearest `vector` by Chroma's own (HNSW) index."""
+        found = self.collection.query(query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n,
+                                      include=[])
+        return found["ids"][0]
 
     def snapshot(self) -> Index:
         """Read all cards and chunk vectors (complete cards only) into an Index."""

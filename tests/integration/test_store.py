@@ -105,7 +105,8 @@ def test_half_written_card_is_rewritten(tutor_for, notes_dir):
     tutor = tutor_for(notes_dir)
     tutor.ingest()
     victim = tutor.retriever.cards[0]
-    tutor.store.collection.delete(ids=[f"{victim.id}::1"])  # as if killed mid-card
+    tutor.store.begin_writing()  # as a sync does before it writes anything ...
+    tutor.store.collection.delete(ids=[f"{victim.id}::1"])  # ... and killed mid-card
     tutor = tutor_for(notes_dir)  # ... and started again
     assert victim.id not in {c.id for c in tutor.retriever.cards}  # incomplete cards are not served
     report = tutor.ingest()

@@ -170,3 +170,31 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
     assert list(index.chunks_not_of("b#1", chinese=False)) == [1]
     assert list(index.chunks_not_of("a#1", chinese=True)) == [3, 4]
     assert list(index.chunks_not_of("a#1", chinese=False)) == []
+
+
+def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monkeypatch):
+    """Above EXACT_SCAN_CHUNKS the query is scored against the cards of Chroma's nearest
+    chunks only: the same scores for those cards as a full scan, -1 for the rest, and a
+    full scan again when the store cannot answer."""
+    from tutor import index as index_module
+
+    tutor, _, notes = gated
+    (notes / "b.md").write_text(EXTRA, encoding="utf-8")
+    tutor.ingest()
+    index = tutor.retriever.index
+    vector = tutor.embeddings.query("什么是 top-p 采样？")
+    exact = index.card_scores(vector)
+    monkeypatch.setattr(index_module, "EXACT_SCAN_CHUNKS", 0)
+    monkeypatch.setattr(index_module, "NEAREST_CHUNKS", 1)
+    nearest = index.card_scores(vector)
+    (scored,) = np.flatnonzero(nearest > -1)
+    first_chunk = tutor.store.nearest_chunk_ids(vector, 1)[0]
+    assert index.cards[scored].id == first_chunk.rsplit("::", 1)[0]
+    assert nearest[scored] == pytest.approx(exact[scored]) and exact[scored] == exact.max()
+    monkeypatch.setattr(index_module, "NEAREST_CHUNKS", 10)
+    assert np.allclose(index.card_scores(vector), exact)  # every card's chunks among the nearest 10
+
+    def unreachable(vector, n):
+        raise ConnectionError("server gone")
+    index.nearest = unreachable
+    assert np.array_equal(index.card_scores(vector), exact)

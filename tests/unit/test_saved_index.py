@@ -1,0 +1,122 @@
+"""A restart reads the index saved beside the store instead of reading every chunk back out
+of Chroma and segmenting every card again; a stale or damaged file is never served. Real
+embedded Chroma; the deterministic hash embedder of test_indexing stands in for the model."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from tutor.lexical import LexicalIndex
+from tutor.store import CardStore
+
+from ..conftest import make_tutor
+from .test_indexing import EXTRA, NOTE, GatedEmbeddings
+
+QUESTION = "为什么要除以根号 d_k？"
+
+
+@pytest.fixture
+def notes(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.md").write_text(NOTE, encoding="utf-8")
+    return folder
+
+
+def _tutor(notes, tmp_path):
+    return make_tutor(notes, tmp_path / "data", GatedEmbeddings())
+
+
+def _saved_files(tmp_path):
+    return sorted((tmp_path / "data" / "saved_index").rglob("index-*.npz"))
+
+
+def _forbid_store_reads(monkeypatch):
+    def refuse(self):
+        raise AssertionError("the index was read from the store")
+    monkeypatch.setattr(CardStore, "snapshot", refuse)
+
+
+def test_a_restart_serves_the_saved_index_without_reading_the_store(notes, tmp_path, monkeypatch):
+    first = _tutor(notes, tmp_path)
+    first.ingest()
+    vector = first.embeddings.query(QUESTION)
+    lookup = first.retriever.lookup(QUESTION, vector)
+    assert len(_saved_files(tmp_path)) == 1
+
+    _forbid_store_reads(monkeypatch)
+    again = _tutor(notes, tmp_path)
+    index, before = again.retriever.index, first.retriever.index
+    assert index.cards == before.cards
+    assert np.array_equal(index.chunk_vectors, before.chunk_vectors)
+    assert np.array_equal(index.chunk_card, before.chunk_card)
+    assert np.array_equal(index.card_is_chinese, before.card_is_chinese)
+    scores, coverage = index.lexical.scores(QUESTION)
+    expected_scores, expected_coverage = before.lexical.scores(QUESTION)
+    assert np.array_equal(scores, expected_scores) and coverage == expected_coverage > 0
+    assert np.array_equal(index.card_scores(vector), before.card_scores(vector))
+    assert again.retriever.lookup(QUESTION, vector) == lookup
+
+
+def test_after_the_notes_change_the_new_index_replaces_the_saved_one(notes, tmp_path, monkeypatch):
+    first = _tutor(notes, tmp_path)
+    first.ingest()
+    first.ask(QUESTION)
+    (old_file,) = _saved_files(tmp_path)
+    (notes / "b.md").write_text(EXTRA, encoding="utf-8")
+    first.ingest()  # a new store version: the saved file no longer matches it
+
+    restarted = _tutor(notes, tmp_path)
+    assert len(restarted.retriever.cards) == 3  # built from the store, not from the stale file
+    (new_file,) = _saved_files(tmp_path)
+    assert new_file != old_file
+    _forbid_store_reads(monkeypatch)
+    assert len(_tutor(notes, tmp_path).retriever.cards) == 3
+
+
+def test_a_damaged_saved_index_is_rebuilt_from_the_store(notes, tmp_path, caplog):
+    first = _tutor(notes, tmp_path)
+    first.ingest()
+    first.ask(QUESTION)
+    (saved,) = _saved_files(tmp_path)
+    saved.write_bytes(saved.read_bytes()[:1000])  # cut short, as by a full disk
+    with caplog.at_level(logging.WARNING, logger="tutor.saved_index"):
+        restarted = _tutor(notes, tmp_path)
+        assert len(restarted.retriever.cards) == 2
+    assert "ignoring the saved index" in caplog.text
+    (rewritten,) = _saved_files(tmp_path)
+    assert rewritten.stat().st_size > 1000
+
+
+def test_lexical_index_postings():
+    index = LexicalIndex.build(["KV cache 缓存 key 和 value", "RMSNorm 去掉了均值", "KV cache 的量化", "无关内容"])
+    assert index.known("kv_cache") and not index.known("clip")
+    assert index.in_card("kv_cache", 0) and index.in_card("kv_cache", 2) and not index.in_card("kv_cache", 1)
+    assert not index.in_card("clip", 0)
+    assert index.idf("rmsnorm") > index.idf("kv_cache") > 0
+    scores, coverage = index.scores("RMSNorm 为什么去掉均值")
+    assert int(np.argmax(scores)) == 1 and scores[0] == scores[2] == scores[3] == 0 and coverage == 1.0
+    assert index.scores("completely unrelated words")[1] == 0.0
+
+
+def test_a_sync_killed_before_it_completed_does_not_leave_the_old_index_served(notes, tmp_path):
+    """Killed after writing its chunks but before marking the sync complete, a sync leaves
+    the store's version as it was; the saved index of the old contents must not be served."""
+    first = _tutor(notes, tmp_path)
+    first.ingest()
+    first.retriever  # builds and saves
+    (notes / "a.md").write_text(NOTE.replace("拉回 1", "拉回到 1 附近"), encoding="utf-8")
+
+    class Killed(Exception):
+        pass
+
+    def killed_after_writing(done, total):
+        if done and done == total:
+            raise Killed
+    with pytest.raises(Killed):
+        first.ingest(on_progress=killed_after_writing)
+    restarted = _tutor(notes, tmp_path)
+    assert any("拉回到 1 附近" in card.answer for card in restarted.retriever.cards)
+    assert restarted.ingest().unchanged == 2  # the store holds the new text: nothing to redo
