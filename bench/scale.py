@@ -1,6 +1,6 @@
 """How the tutor scales with the notes: 1k, 10k, 100k cards, without embedding 100k texts.
 
-    python bench/scale.py [--sizes 1000 10000 100000] [--queries 30]
+    python bench/scale.py [--sizes 1000 10000 100000] [--queries 30] [--keep DIR]
 
 Synthetic notes are made from the shipped ones: each synthetic card takes a real card's
 question (with a variant number) and recombines answer sentences of that card and of two
@@ -11,10 +11,13 @@ embeds nothing. Real questions are still embedded by the real model.
 
 Per size it prints: the store sync (writing every chunk to embedded Chroma), start-up in a
 new process (`python -m tutor ask`, process start to first answer, and its peak resident
-memory), `ask` p50/p95 next to a bare query embedding (interleaved, same questions), the
-exact dense scan against Chroma's own nearest-neighbour query for the same vector, and
-`grade` p50. The machines are shared and noisy: read the ratios and the growth, not single
-times.
+memory) twice: the first start after the sync, which builds the index from the store and
+saves it (tutor/saved_index.py), and a restart, which reads the saved index; `ask`
+p50/p95 next to a bare query embedding (interleaved, same questions); the dense card
+scores by an exact scan of every chunk, by Chroma's own nearest-neighbour query alone, and
+by the path `ask` takes (tutor/index.py: the scan up to EXACT_SCAN_CHUNKS, above it the
+nearest chunks' cards scored exactly); and `grade` p50. The machines are shared and
+noisy: read the ratios and the growth, not single times.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import ANSWER_200, percentile  # bench/bench.py, beside this script
-from tutor.index import card_texts
+from tutor.index import NEAREST_CHUNKS, card_texts
 from tutor.notes import Card, load_notes
 from tutor.service import Tutor
 from tutor.settings import Settings
@@ -100,27 +104,32 @@ def start_up(knowledge: Path, data: Path, question: str) -> tuple[float, float]:
 
 
 def measure(size: int, queries: int, scratch: Path) -> None:
+    """Everything for one size, in `scratch` (notes, vectors and index made there unless a
+    previous run with --keep left them)."""
     knowledge, data, vectors_folder = scratch / "notes", scratch / "data", scratch / "vectors"
-    knowledge.mkdir()
     settings = dataclasses.replace(Settings.from_env(), knowledge_dir=knowledge, data_dir=data, chroma_url=None,
                                    shipped_vectors=vectors_folder)
     probe = Tutor(dataclasses.replace(settings, shipped_vectors=ROOT / "knowledge" / "vectors"))
-    shipped = probe._shipped_vectors
-    made = time.perf_counter()
-    chunks, texts, vectors = synthetic_notes(size, knowledge, shipped)
-    write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
-    print(f"\n== {size} cards, {chunks} chunks (made in {time.perf_counter() - made:.0f} s; "
-          f"vectors file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+    if knowledge.exists():
+        print(f"\n== {size} cards: reusing {scratch} (made and synced by an earlier run)")
+    else:
+        knowledge.mkdir(parents=True)
+        made = time.perf_counter()
+        chunks, texts, vectors = synthetic_notes(size, knowledge, probe._shipped_vectors)
+        write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
+        print(f"\n== {size} cards, {chunks} chunks (made in {time.perf_counter() - made:.0f} s; "
+              f"vectors file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+        t0 = time.perf_counter()
+        report = Tutor(settings, embeddings=probe.embeddings).ingest()  # (made after the vectors were written)
+        print(f"store sync (nothing embedded): {time.perf_counter() - t0:.1f} s for {report.chunks} chunks "
+              f"({report.chunks / (time.perf_counter() - t0):.0f} chunks/s)")
+
+    shutil.rmtree(data / "saved_index", ignore_errors=True)  # the first start after a sync has none
+    for start in ("first start after the sync (reads the store, saves the index)", "restart (reads the saved index)"):
+        wall, rss = start_up(knowledge, data, QUESTIONS[0])
+        print(f"{start}: new process to first answer (python -m tutor ask) {wall:.1f} s, peak RSS {rss:.0f} MB")
 
     tutor = Tutor(settings, embeddings=probe.embeddings)
-    t0 = time.perf_counter()
-    report = tutor.ingest()
-    print(f"store sync (nothing embedded): {time.perf_counter() - t0:.1f} s for {report.chunks} chunks "
-          f"({report.chunks / (time.perf_counter() - t0):.0f} chunks/s)")
-
-    wall, rss = start_up(knowledge, data, QUESTIONS[0])
-    print(f"start-up, new process to first answer (python -m tutor ask): {wall:.1f} s, peak RSS {rss:.0f} MB")
-
     questions = (QUESTIONS * (queries // len(QUESTIONS) + 1))[:queries]
     tutor.ask(questions[0])  # warm-up
     bare, asked = [], []
@@ -136,18 +145,25 @@ def measure(size: int, queries: int, scratch: Path) -> None:
           f"({a50 / e50:.2f}x)")
 
     index = tutor.retriever.index
-    collection = tutor.indexer.store.collection
     vector = tutor.embeddings.query(questions[0])
-    scan, nearest = [], []
+    ours_path, store_search = index.nearest, index.nearest
+    scan, nearest, ours = [], [], []
     for _ in range(10):
+        index.nearest = None  # the exact scan of every chunk
         t0 = time.perf_counter()
-        index.card_scores(vector)
+        exact = index.card_scores(vector)
         scan.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        collection.query(query_embeddings=[vector.tolist()], n_results=20, include=[])
+        store_search(vector, NEAREST_CHUNKS)
         nearest.append(time.perf_counter() - t0)
+        index.nearest = ours_path
+        t0 = time.perf_counter()
+        scores = index.card_scores(vector)
+        ours.append(time.perf_counter() - t0)
+    same_top = set(np.argsort(-exact)[:20]) == set(np.argsort(-scores)[:20])
     print(f"dense scores: exact scan over every chunk p50 {statistics.median(scan) * 1e3:.1f} ms, "
-          f"Chroma's nearest-neighbour query (top 20) p50 {statistics.median(nearest) * 1e3:.1f} ms")
+          f"Chroma's nearest-neighbour query ({NEAREST_CHUNKS} chunks) p50 {statistics.median(nearest) * 1e3:.1f} ms, "
+          f"ask's path p50 {statistics.median(ours) * 1e3:.1f} ms (same top 20 cards as the scan: {same_top})")
 
     card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
     tutor.grader.grade(card, ANSWER_200)
@@ -163,8 +179,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="make each size's notes and index in DIR/<size> and keep them (reused when present)")
     args = parser.parse_args()
     for size in args.sizes:
+        if args.keep:
+            measure(size, args.queries, args.keep / str(size))
+            continue
         with tempfile.TemporaryDirectory() as scratch:
             measure(size, args.queries, Path(scratch))
 

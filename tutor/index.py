@@ -98,10 +98,19 @@ class Index:
     nearest: Callable[[np.ndarray, int], list[str]] | None = field(default=None, compare=False)
 
     @classmethod
-    def build(cls, cards: list[Card], chunk_vectors: np.ndarray, chunk_card: np.ndarray) -> Index:
-        """`chunk_vectors` are stored card by card, each card's question chunk first."""
+    def build(cls, cards: list[Card], chunk_vectors: np.ndarray, chunk_card: np.ndarray,
+              previous: Index | None = None) -> Index:
+        """`chunk_vectors` are stored card by card, each card's question chunk first. The
+        lexical terms of cards whose text is as in `previous` are taken from it."""
+        texts: list[str | dict[str, int]] = [lexical_text(card) for card in cards]
+        if previous is not None:
+            counts_of = previous.lexical.term_counts()
+            for i, card in enumerate(cards):
+                before = previous.positions.get(card.id)
+                if before is not None and lexical_text(previous.cards[before]) == texts[i]:
+                    texts[i] = counts_of(before)
         return cls(cards=cards, chunk_vectors=chunk_vectors, chunk_card=np.asarray(chunk_card, np.int64),
-                   lexical=LexicalIndex.build([lexical_text(card) for card in cards]),
+                   lexical=LexicalIndex.build(texts),
                    card_is_chinese=np.array([is_chinese(card.answer) for card in cards], bool))
 
     def __post_init__(self) -> None:

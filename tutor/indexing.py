@@ -244,7 +244,12 @@ class Indexer:
         source = "the saved index"
         if index is None:
             source = "the store"
-            index = self.store.snapshot()
+            # the index served until now (or the one saved before this sync) spares
+            # segmenting again the cards that did not change
+            previous = self._retriever.index if self._retriever is not None else None
+            if previous is None and self.saved:
+                previous = self.saved.load_latest()
+            index = self.store.snapshot(previous)
             # saved only if nothing was written meanwhile: the file must hold these contents exactly
             if self.saved and contents and self.store.contents_key() == contents:
                 self.saved.save(contents, index)

@@ -8,7 +8,7 @@ and by the code that shapes what is saved, so it is only read when it holds exac
 a fresh build would make. Anything else (a missing, stale, foreign or damaged file) means
 building from the store as before, and saving the result for next time.
 
-One `.npz` file (no pickles): the chunk matrix, each chunk's card, each card's language,
+One `.npz` file (no pickles): the code digest, the chunk matrix, each chunk's card, each card's language,
 the lexical index's flat postings, and the cards and the lexical vocabulary as UTF-8 JSON.
 It is written to a temporary name and renamed, so a reader never sees half a file.
 """
@@ -61,10 +61,19 @@ class SavedIndex:
     def load(self, contents: str) -> Index | None:
         """The index saved for these store contents, or None (not saved, or unreadable)."""
         path = self.path(contents)
-        if not path.exists():
-            return None
+        return self._read(path) if path.exists() else None
+
+    def load_latest(self) -> Index | None:
+        """The index saved last, whatever store contents it was saved for (None if none,
+        or if it was saved by other code): a base to rebuild from, never to serve."""
+        saved = sorted(self.folder.glob("index-*.npz"), key=lambda path: path.stat().st_mtime)
+        return self._read(saved[-1]) if saved else None
+
+    def _read(self, path: Path) -> Index | None:
         try:
             with np.load(path, allow_pickle=False) as saved:
+                if saved["code"].tobytes().decode("ascii") != self._code:
+                    return None
                 cards = [card_from_dict(item) for item in json.loads(saved["cards"].tobytes().decode("utf-8"))]
                 vocabulary = json.loads(saved["vocabulary"].tobytes().decode("utf-8"))
                 lexical = LexicalIndex(
@@ -92,7 +101,8 @@ class SavedIndex:
                              chunk_card=index.chunk_card, card_is_chinese=index.card_is_chinese,
                              offsets=lexical.offsets, posting_cards=lexical.posting_cards,
                              posting_counts=lexical.posting_counts, lengths=lexical.lengths,
-                             cards=_utf8([asdict(card) for card in index.cards]), vocabulary=_utf8(vocabulary))
+                             cards=_utf8([asdict(card) for card in index.cards]), vocabulary=_utf8(vocabulary),
+                             code=np.frombuffer(self._code.encode("ascii"), np.uint8))
                 os.replace(temporary, target)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)

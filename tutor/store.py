@@ -259,8 +259,9 @@ class CardStore:
                                       include=[])
         return found["ids"][0]
 
-    def snapshot(self) -> Index:
-        """Read all cards and chunk vectors (complete cards only) into an Index."""
+    def snapshot(self, previous: Index | None = None) -> Index:
+        """Read all cards and chunk vectors (complete cards only) into an Index (reusing
+        what it can of `previous`, see Index.build)."""
         by_card: dict[str, dict[int, np.ndarray]] = {}
         metadata_by_card: dict[str, dict] = {}
         for _, metadatas, embeddings in self._pages(include=["metadatas", "embeddings"]):
@@ -286,7 +287,7 @@ class CardStore:
                 owners.append(len(cards) - 1)
         dimension = self.embeddings.dimension
         matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), np.float32)
-        return Index.build(cards, matrix, np.asarray(owners, np.int64))
+        return Index.build(cards, matrix, np.asarray(owners, np.int64), previous)
 
 
 @dataclass

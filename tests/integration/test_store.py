@@ -200,3 +200,26 @@ def test_the_shipped_vectors_are_the_default_models_own(e5):
     fresh = e5.passages(texts)
     reused = shipped.vectors_for(texts, lambda missing: pytest.fail(f"not shipped: {missing}"))
     assert len(texts) > 40 and np.min(np.sum(fresh * reused, axis=1)) > 0.999
+
+
+def test_a_restart_serves_the_saved_index_until_the_store_changes(tutor_for, notes_dir, monkeypatch):
+    """Embedded and against a server: the index saved beside the store (in the data folder)
+    serves a restart without reading the chunks back; after a sync it is not served."""
+    from tutor.store import CardStore
+
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    first = tutor_for(notes_dir)
+    first.ingest()
+    asked = first.ask("什么是梯度累积？")
+    reads = []
+    real_snapshot = CardStore.snapshot
+    monkeypatch.setattr(CardStore, "snapshot", lambda store: reads.append(1) or real_snapshot(store))
+
+    restarted = tutor_for(notes_dir)
+    assert [(h.card.id, h.score) for h in restarted.ask("什么是梯度累积？").hits] == \
+        [(h.card.id, h.score) for h in asked.hits] and asked.hits
+    assert reads == []
+    (notes_dir / "a.md").write_text(NOTE.replace("用时间换显存", "用更多步数换显存"), encoding="utf-8")
+    restarted.ingest()
+    again = tutor_for(notes_dir)
+    assert "用更多步数换显存" in again.ask("什么是梯度累积？").hits[0].card.answer and reads == [1]

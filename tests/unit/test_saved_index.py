@@ -106,7 +106,7 @@ def test_a_sync_killed_before_it_completed_does_not_leave_the_old_index_served(n
     the store's version as it was; the saved index of the old contents must not be served."""
     first = _tutor(notes, tmp_path)
     first.ingest()
-    first.retriever  # builds and saves
+    assert first.retriever.cards  # built and saved
     (notes / "a.md").write_text(NOTE.replace("拉回 1", "拉回到 1 附近"), encoding="utf-8")
 
     class Killed(Exception):
@@ -120,3 +120,26 @@ def test_a_sync_killed_before_it_completed_does_not_leave_the_old_index_served(n
     restarted = _tutor(notes, tmp_path)
     assert any("拉回到 1 附近" in card.answer for card in restarted.retriever.cards)
     assert restarted.ingest().unchanged == 2  # the store holds the new text: nothing to redo
+
+
+def test_a_rebuild_segments_only_the_cards_that_changed(monkeypatch):
+    from tutor import lexical
+    from tutor.index import Index, lexical_text
+    from tutor.notes import Card
+
+    def card(number, answer):
+        return Card(f"a#{number}", f"问题 {number}：KV cache 是什么？", answer, (answer,), ("推理",), "a.md", number)
+    before = [card(1, "缓存每层的 Key 和 Value，避免重复计算。"), card(2, "MQA 让所有头共享一组 K、V。")]
+    after = [before[0], card(2, "GQA 把头分组，每组共享 K、V。"), card(3, "PagedAttention 按块管理显存。")]
+    vectors = np.eye(8, dtype=np.float32)
+    previous = Index.build(before, vectors[:2], np.array([0, 1]))
+    segmented = []
+    real_terms = lexical.terms
+    monkeypatch.setattr(lexical, "terms", lambda text: segmented.append(text) or real_terms(text))
+    rebuilt = Index.build(after, vectors[:3], np.array([0, 1, 2]), previous)
+    assert segmented == [lexical_text(after[1]), lexical_text(after[2])]
+    fresh = Index.build(after, vectors[:3], np.array([0, 1, 2]))
+    fresh_counts, rebuilt_counts = fresh.lexical.term_counts(), rebuilt.lexical.term_counts()
+    assert [rebuilt_counts(i) for i in range(3)] == [fresh_counts(i) for i in range(3)]
+    for query in ("KV cache 缓存什么", "GQA 分组", "PagedAttention 显存", "MQA"):
+        assert np.array_equal(rebuilt.lexical.scores(query)[0], fresh.lexical.scores(query)[0])
