@@ -213,7 +213,7 @@ def test_a_restart_serves_the_saved_index_until_the_store_changes(tutor_for, not
     asked = first.ask("什么是梯度累积？")
     reads = []
     real_snapshot = CardStore.snapshot
-    monkeypatch.setattr(CardStore, "snapshot", lambda store: reads.append(1) or real_snapshot(store))
+    monkeypatch.setattr(CardStore, "snapshot", lambda store, *args: reads.append(1) or real_snapshot(store, *args))
 
     restarted = tutor_for(notes_dir)
     assert [(h.card.id, h.score) for h in restarted.ask("什么是梯度累积？").hits] == \

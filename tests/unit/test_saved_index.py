@@ -34,7 +34,7 @@ def _saved_files(tmp_path):
 
 
 def _forbid_store_reads(monkeypatch):
-    def refuse(self):
+    def refuse(self, previous=None):
         raise AssertionError("the index was read from the store")
     monkeypatch.setattr(CardStore, "snapshot", refuse)
 
