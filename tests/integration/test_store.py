@@ -223,3 +223,21 @@ def test_a_restart_serves_the_saved_index_until_the_store_changes(tutor_for, not
     restarted.ingest()
     again = tutor_for(notes_dir)
     assert "用更多步数换显存" in again.ask("什么是梯度累积？").hits[0].card.answer and reads == [1]
+
+
+def test_a_large_index_answers_through_the_stores_nearest_neighbour_query(tutor_for, notes_dir, monkeypatch):
+    """Embedded and against a server: above EXACT_SCAN_CHUNKS the cards of Chroma's nearest
+    chunks are scored; on notes this small that reaches every card, so the answers match."""
+    from tutor import index as index_module
+
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    tutor = tutor_for(notes_dir)
+    tutor.ingest()
+    questions = ["什么是梯度累积？", "warm-up 有什么用", "KV Cache 是什么"]
+    exact = [[(h.card.id, h.score) for h in tutor.ask(q).hits] for q in questions]
+    monkeypatch.setattr(index_module, "EXACT_SCAN_CHUNKS", 0)
+    searched = []
+    nearest = tutor.retriever.index.nearest
+    tutor.retriever.index.nearest = lambda vector, n: searched.append(n) or nearest(vector, n)
+    assert [[(h.card.id, h.score) for h in tutor.ask(q).hits] for q in questions] == exact
+    assert len(searched) == len(questions) and all(hits for hits in exact)
