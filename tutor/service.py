@@ -136,8 +136,10 @@ class Tutor:
 
     def ingest(self, knowledge_dir: Path | None = None,
                on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        """Sync the notes folder now, in this thread (the command line)."""
-        return self.indexer.ingest(knowledge_dir, on_progress)
+        """Sync the notes folder now, in this thread (the command line), and build the new
+        index before returning: the next question here, and the next start of any tutor on
+        this data folder (through the saved index), are answered without reading the store."""
+        return self.indexer.ingest(knowledge_dir, on_progress, rebuild=True)
 
     def start_indexing(self) -> bool:
         """Sync the notes folder in the background (the web UI); see `indexing_status`."""
