@@ -171,8 +171,9 @@ class Indexer:
 
     def _work(self) -> None:
         try:  # serve the previous index while the notes are synced
-            if self._retriever is None and self._has_complete_index(syncing=True):
-                self._swap(*self._build())
+            with self._build_lock:  # (a question asked meanwhile waits for this build, not a second one)
+                if self._retriever is None and self._has_complete_index(syncing=True):
+                    self._swap(*self._build())
         except Exception:
             pass  # the sync below reports what is wrong
         while True:
