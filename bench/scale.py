@@ -1,6 +1,6 @@
 """How the tutor scales with the notes: 1k, 10k, 100k cards, without embedding 100k texts.
 
-    python bench/scale.py [--sizes 1000 10000 100000] [--queries 30] [--keep DIR]
+    python bench/scale.py [--sizes 1000 10000 100000] [--queries 30] [--keep DIR] [--chroma-url URL]
 
 Synthetic notes are made from the shipped ones: each synthetic card takes a real card's
 question (with a variant number) and recombines answer sentences of that card and of two
@@ -9,7 +9,8 @@ vector is the vector of the real chunk it was made from plus Gaussian noise (cos
 to it, about a paraphrase's distance), given to the store as shipped vectors, so a sync
 embeds nothing. Real questions are still embedded by the real model.
 
-Per size it prints: the store sync (writing every chunk to embedded Chroma), start-up in a
+Per size it prints: the store sync (writing every chunk to embedded Chroma, or to a Chroma
+server with --chroma-url), start-up in a
 new process (`python -m tutor ask`, process start to first answer, and its peak resident
 memory) twice: a start without a saved index, which builds the index from the store and
 saves it (tutor/saved_index.py), and a restart, which reads the saved index; `ask`
@@ -87,14 +88,17 @@ def synthetic_notes(size: int, folder: Path, shipped: ShippedVectors, seed: int 
     return len(texts), texts, vectors
 
 
-def start_up(knowledge: Path, data: Path, question: str) -> tuple[float, float]:
+def start_up(knowledge: Path, data: Path, question: str, chroma_url: str | None) -> tuple[float, float]:
     """A new process: start to first answer (s) and its peak resident memory (MB)."""
-    code = ("import resource, sys, time; t0 = time.perf_counter(); from tutor.cli import main; "
+    # VmHWM, not ru_maxrss: Linux carries the forking parent's peak into a child's ru_maxrss
+    code = ("import re, sys, time; t0 = time.perf_counter(); from tutor.cli import main; "
             "code = main(['ask', sys.argv[1], '--json']); "
-            "print('SECONDS', time.perf_counter() - t0, 'RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
-            "file=sys.stderr)")
+            "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+            "print('SECONDS', time.perf_counter() - t0, 'RSS', int(peak) / 1024, file=sys.stderr)")
     env = {**os.environ, "TUTOR_KNOWLEDGE_DIR": str(knowledge), "TUTOR_DATA_DIR": str(data)}
     env.pop("TUTOR_CHROMA_URL", None)
+    if chroma_url:
+        env["TUTOR_CHROMA_URL"] = chroma_url
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code, question], env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -104,22 +108,26 @@ def start_up(knowledge: Path, data: Path, question: str) -> tuple[float, float]:
     return wall, float(found.group(1))
 
 
-def measure(size: int, queries: int, scratch: Path) -> None:
+def measure(size: int, queries: int, scratch: Path, chroma_url: str | None = None) -> None:
     """Everything for one size, in `scratch` (notes, vectors and index made there unless a
-    previous run with --keep left them)."""
+    previous run with --keep left them; a Chroma server is synced to this size's notes)."""
     knowledge, data, vectors_folder = scratch / "notes", scratch / "data", scratch / "vectors"
-    settings = dataclasses.replace(Settings.from_env(), knowledge_dir=knowledge, data_dir=data, chroma_url=None,
+    settings = dataclasses.replace(Settings.from_env(), knowledge_dir=knowledge, data_dir=data, chroma_url=chroma_url,
                                    shipped_vectors=vectors_folder)
     probe = Tutor(dataclasses.replace(settings, shipped_vectors=ROOT / "knowledge" / "vectors"))
-    if knowledge.exists():
-        print(f"\n== {size} cards: reusing {scratch} (made and synced by an earlier run)")
+    where = f"Chroma server {chroma_url}" if chroma_url else "embedded Chroma"
+    if knowledge.exists() and not chroma_url:
+        print(f"\n== {size} cards, {where}: reusing {scratch} (made and synced by an earlier run)")
     else:
-        knowledge.mkdir(parents=True)
-        made = time.perf_counter()
-        chunks, texts, vectors = synthetic_notes(size, knowledge, probe._shipped_vectors)
-        write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
-        print(f"\n== {size} cards, {chunks} chunks (made in {time.perf_counter() - made:.0f} s; "
-              f"vectors file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+        if not knowledge.exists():
+            knowledge.mkdir(parents=True)
+            made = time.perf_counter()
+            chunks, texts, vectors = synthetic_notes(size, knowledge, probe._shipped_vectors)
+            write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
+            print(f"\n== {size} cards, {chunks} chunks, {where} (made in {time.perf_counter() - made:.0f} s; vectors "
+                  f"file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+        else:
+            print(f"\n== {size} cards, {where}: notes of an earlier run, synced to the server")
         t0 = time.perf_counter()
         report = Tutor(settings, embeddings=probe.embeddings).ingest()  # (made after the vectors were written)
         total = time.perf_counter() - t0
@@ -131,7 +139,7 @@ def measure(size: int, queries: int, scratch: Path) -> None:
     # first start of a newer version of the code
     shutil.rmtree(data / "saved_index", ignore_errors=True)
     for start in ("start without a saved index (reads the store, saves the index)", "restart (reads the saved index)"):
-        wall, rss = start_up(knowledge, data, QUESTIONS[0])
+        wall, rss = start_up(knowledge, data, QUESTIONS[0], chroma_url)
         print(f"{start}: new process to first answer (python -m tutor ask) {wall:.1f} s, peak RSS {rss:.0f} MB")
 
     tutor = Tutor(settings, embeddings=probe.embeddings)
@@ -202,13 +210,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="make each size's notes and index in DIR/<size> and keep them (reused when present)")
+    parser.add_argument("--chroma-url", metavar="URL",
+                        help="a Chroma server (chroma run ...) instead of the embedded store; each size is synced to it")
     args = parser.parse_args()
     for size in args.sizes:
         if args.keep:
-            measure(size, args.queries, args.keep / str(size))
+            measure(size, args.queries, args.keep / str(size), args.chroma_url)
             continue
         with tempfile.TemporaryDirectory() as scratch:
-            measure(size, args.queries, Path(scratch))
+            measure(size, args.queries, Path(scratch), args.chroma_url)
 
 
 if __name__ == "__main__":
