@@ -16,8 +16,8 @@ memory) twice: a start without a saved index, which builds the index from the st
 saves it (tutor/saved_index.py), and a restart, which reads the saved index; `ask`
 p50/p95 next to a bare query embedding (interleaved, same questions); the dense card
 scores by an exact scan of every chunk, by Chroma's own nearest-neighbour query alone, and
-by the path `ask` takes (tutor/index.py: the scan up to EXACT_SCAN_CHUNKS, above it the
-nearest chunks' cards scored exactly); and `grade` p50. The machines are shared and
+by the path `ask` takes (Index.search_scores: the scan below EXACT_SCAN_CHUNKS, from there
+the nearest chunks' cards scored exactly); and `grade` p50. The machines are shared and
 noisy: read the ratios and the growth, not single times.
 """
 from __future__ import annotations
@@ -162,16 +162,14 @@ def measure(size: int, queries: int, scratch: Path, chroma_url: str | None = Non
     store_search = index.nearest  # Chroma's query, as the indexer set it
     scan, nearest, ours = [], [], []
     for _ in range(10):
-        index.nearest = None  # the exact scan of every chunk
         t0 = time.perf_counter()
-        index.card_scores(vector)
+        index.card_scores(vector)  # the exact scan of every chunk
         scan.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         store_search(vector, NEAREST_CHUNKS)
         nearest.append(time.perf_counter() - t0)
-        index.nearest = store_search
         t0 = time.perf_counter()
-        index.card_scores(vector)
+        index.search_scores(vector)
         ours.append(time.perf_counter() - t0)
     print(f"dense scores: exact scan over every chunk p50 {statistics.median(scan) * 1e3:.1f} ms, "
           f"Chroma's nearest-neighbour query ({NEAREST_CHUNKS} chunks) p50 {statistics.median(nearest) * 1e3:.1f} ms, "

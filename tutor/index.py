@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ EXACT_SCAN_CHUNKS = 100_000
 # At 309k chunks the cards of the nearest 200 / 500 / 1,000 chunks gave the same hits as the
 # full scan for 97.8 / 99.3 / 100 % of 137 real-style questions, in 6.6 / 8.6 / 13.4 ms
 NEAREST_CHUNKS = 500
+NEAREST_RETRY_SECONDS = 60  # after a failed search (a server down), scan until then
 
 # How much higher e5 scores an English question against a card's English rendering than
 # against the card's Chinese question chunk: the median over the dev split's English
@@ -96,8 +98,9 @@ class Index:
     card_is_chinese: np.ndarray  # per card: its answer is written in Chinese (English terms inside are normal)
     positions: dict[str, int] = field(init=False)  # card id -> position in `cards`
     # the ids of the chunks nearest a vector, from the store's own nearest-neighbour index
-    # (set by whoever knows the store; see card_scores)
+    # (set by whoever knows the store; see search_scores)
     nearest: Callable[[np.ndarray, int], list[str]] | None = field(default=None, compare=False)
+    _nearest_retry_at: float = field(default=0.0, init=False, compare=False)
 
     @classmethod
     def build(cls, cards: list[Card], chunk_vectors: np.ndarray, chunk_card: np.ndarray,
@@ -146,27 +149,34 @@ class Index:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
         English rendering counts `RENDERING_ADVANTAGE` less: an English question scores
         that much higher against English text than against the same question in Chinese,
-        and a learner's own card, which has no rendering, must not lose for that alone.
-
-        Above `EXACT_SCAN_CHUNKS` chunks, with a `nearest` search, only the cards of the
-        `NEAREST_CHUNKS` nearest chunks are scored (exactly, every chunk of theirs); the
-        others get -1. Those are the only ones a question can rank, and the crowd of ranks
-        5-20 the answerability evidence needs lies among them."""
-        if self.nearest is not None and len(self.chunk_card) >= EXACT_SCAN_CHUNKS:
-            candidates = self._nearest_cards(vector)
-            if candidates is not None:
-                return self._scores_of(candidates, vector)
+        and a learner's own card, which has no rendering, must not lose for that alone."""
         chunk_scores = self.chunk_vectors @ vector
         chunk_scores[self._rendering] -= RENDERING_ADVANTAGE
         scores = np.full(len(self.cards), -1.0, np.float32)
         np.maximum.at(scores, self.chunk_card, chunk_scores)
         return scores
 
+    def search_scores(self, vector: np.ndarray) -> np.ndarray:
+        """`card_scores` for ranking a question's cards. From `EXACT_SCAN_CHUNKS` chunks up,
+        with a `nearest` search, only the cards of the `NEAREST_CHUNKS` nearest chunks are
+        scored (exactly, every chunk of theirs) and the others get -1: the best cards, and
+        the crowd of ranks 5-20 the answerability evidence reads, are among them. Callers
+        that walk further down every card's order use `card_scores`."""
+        if self.nearest is not None and len(self.chunk_card) >= EXACT_SCAN_CHUNKS:
+            candidates = self._nearest_cards(vector)
+            if candidates is not None:
+                return self._scores_of(candidates, vector)
+        return self.card_scores(vector)
+
     def _nearest_cards(self, vector: np.ndarray) -> np.ndarray | None:
+        if time.monotonic() < self._nearest_retry_at:
+            return None
         try:
             ids = self.nearest(vector, NEAREST_CHUNKS)
         except Exception as error:  # the store is being reopened or unreachable: scan instead
-            log.warning("nearest-neighbour search failed (%s): scanning every chunk", error)
+            log.warning("nearest-neighbour search failed (%s): scanning every chunk for %d s", error,
+                        NEAREST_RETRY_SECONDS)
+            self._nearest_retry_at = time.monotonic() + NEAREST_RETRY_SECONDS
             return None
         positions = {self.positions.get(chunk_id.rsplit("::", 1)[0]) for chunk_id in ids}
         positions.discard(None)  # chunks of cards this index does not hold (a sync in progress)

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 from . import index as index_module
 from . import lexical as lexical_module
 from . import notes as notes_module
+from . import store as store_module
 from .index import Index
 from .lexical import LexicalIndex
 from .store import card_from_dict
@@ -36,13 +38,15 @@ from .store import card_from_dict
 log = logging.getLogger(__name__)
 
 FORMAT = "1"  # bump when the file's layout changes
+ABANDONED_SECONDS = 3600  # a temporary file this old is no save in progress (one takes seconds)
 
 
 def _code_digest() -> str:
-    """What a saved index depends on besides the store: the chunking and lexical rules and
-    the Card fields. Editing those modules makes older files unreadable by design."""
+    """What a saved index depends on besides the store: the chunking and lexical rules, the
+    Card fields and how the store is read into an Index. Editing those modules makes older
+    files unreadable by design."""
     digest = hashlib.sha256(f"{FORMAT}|{jieba.__version__}".encode())
-    for module in (index_module, lexical_module, notes_module):
+    for module in (index_module, lexical_module, notes_module, store_module):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
@@ -66,8 +70,13 @@ class SavedIndex:
     def load_latest(self) -> Index | None:
         """The index saved last, whatever store contents it was saved for (None if none,
         or if it was saved by other code): a base to rebuild from, never to serve."""
-        saved = sorted(self.folder.glob("index-*.npz"), key=lambda path: path.stat().st_mtime)
-        return self._read(saved[-1]) if saved else None
+        newest: tuple[float, Path] | None = None
+        for path in self.folder.glob("index-*.npz"):
+            try:
+                newest = max(newest or (0.0, path), (path.stat().st_mtime, path))
+            except OSError:  # replaced by another process's save meanwhile
+                continue
+        return self._read(newest[1]) if newest else None
 
     def _read(self, path: Path) -> Index | None:
         try:
@@ -110,6 +119,9 @@ class SavedIndex:
             for old in self.folder.glob("index-*.npz"):
                 if old != target:
                     old.unlink(missing_ok=True)
+            for abandoned in self.folder.glob(".saving-*"):  # left by a process killed while saving
+                if time.time() - abandoned.stat().st_mtime > ABANDONED_SECONDS:
+                    abandoned.unlink(missing_ok=True)
         except OSError as error:
             log.warning("could not save the index to %s: %s", target, error)
 

@@ -32,7 +32,8 @@ CHUNKING_VERSION = "2"
 WRITE_BATCH_CHUNKS = 32
 READ_PAGE = 1000
 VERSION_KEY = "index_version"
-WRITING_KEY = "index_writing"  # see CardStore.contents_key
+WRITING_KEY = "index_writing"  # a token written before a sync changes chunks ...
+FINISHED_KEY = "index_finished"  # ... and copied here when it completes (CardStore.contents_key)
 
 
 class StoreError(TutorError, RuntimeError):
@@ -147,12 +148,15 @@ class CardStore:
         return self._metadata_now().get(VERSION_KEY)
 
     def contents_key(self) -> str | None:
-        """Changes whenever the stored chunks may have changed, also by a sync that was
-        killed before it completed (which leaves `version` as it was): what a copy of the
-        index saved elsewhere is keyed by. None if no sync has completed."""
+        """What a copy of the index saved elsewhere is keyed by: it changes whenever the
+        stored chunks may have changed. None while they may be changing (a sync is writing,
+        or one was killed before it completed; the next sync that completes ends that) and
+        if no sync has completed."""
         metadata = self._metadata_now()
-        version = metadata.get(VERSION_KEY)
-        return None if version is None else f"{version}.{metadata.get(WRITING_KEY, '')}"
+        version, writing = metadata.get(VERSION_KEY), metadata.get(WRITING_KEY)
+        if version is None or writing != metadata.get(FINISHED_KEY):
+            return None
+        return f"{version}.{writing}"
 
     def _metadata_now(self) -> dict:
         try:
@@ -160,14 +164,23 @@ class CardStore:
         except Exception as error:  # chromadb raises several kinds here
             raise StoreError(f"cannot read the index version of {self.collection.name}: {error}") from error
 
-    def _mark(self, key: str) -> None:
-        metadata = dict(self._metadata_now())
-        metadata[key] = uuid.uuid4().hex
-        self.collection.modify(metadata=metadata)
-
     def begin_writing(self) -> None:
         """Called before a sync changes any chunk (see `contents_key`)."""
-        self._mark(WRITING_KEY)
+        metadata = dict(self._metadata_now())
+        metadata[WRITING_KEY] = uuid.uuid4().hex
+        self.collection.modify(metadata=metadata)
+
+    def _mark_synced(self) -> None:
+        """A sync completed: a new version, and whatever writing began is finished."""
+        metadata = dict(self._metadata_now())
+        metadata[VERSION_KEY] = uuid.uuid4().hex
+        if WRITING_KEY in metadata:
+            metadata[FINISHED_KEY] = metadata[WRITING_KEY]
+        self.collection.modify(metadata=metadata)
+
+    def _left_unfinished(self) -> bool:
+        metadata = self._metadata_now()
+        return metadata.get(WRITING_KEY) != metadata.get(FINISHED_KEY)
 
     def _existing(self) -> dict[str, dict]:
         existing: dict[str, dict] = {}
@@ -212,8 +225,8 @@ class CardStore:
                                    metadatas=[self._metadata(card, digest, 0, count) for _, (card, digest, count)
                                               in plan.moved])
         self._write_all(plan.to_write, on_progress)
-        if plan.to_write or stale or plan.moved or self.version() is None:
-            self._mark(VERSION_KEY)
+        if plan.to_write or stale or plan.moved or self.version() is None or self._left_unfinished():
+            self._mark_synced()
         return SyncCounts(added=plan.added, updated=plan.updated, removed=removed, unchanged=plan.unchanged,
                           chunks=len(plan.wanted))
 

@@ -236,8 +236,14 @@ def test_a_large_index_answers_through_the_stores_nearest_neighbour_query(tutor_
     questions = ["什么是梯度累积？", "warm-up 有什么用", "KV Cache 是什么"]
     exact = [[(h.card.id, h.score) for h in tutor.ask(q).hits] for q in questions]
     monkeypatch.setattr(index_module, "EXACT_SCAN_CHUNKS", 0)
-    searched = []
+    found = []
     nearest = tutor.retriever.index.nearest
-    tutor.retriever.index.nearest = lambda vector, n: searched.append(n) or nearest(vector, n)
+
+    def search(vector, n):
+        ids = nearest(vector, n)  # a failing query would fall back to the scan: record what it gave
+        found.append(len(ids))
+        return ids
+    tutor.retriever.index.nearest = search
     assert [[(h.card.id, h.score) for h in tutor.ask(q).hits] for q in questions] == exact
-    assert len(searched) == len(questions) and all(hits for hits in exact)
+    chunks = tutor.store.count_chunks()
+    assert found == [chunks] * len(questions) and all(hits for hits in exact)

@@ -173,9 +173,9 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
 
 
 def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monkeypatch):
-    """Above EXACT_SCAN_CHUNKS the query is scored against the cards of Chroma's nearest
+    """From EXACT_SCAN_CHUNKS up a question is scored against the cards of Chroma's nearest
     chunks only: the same scores for those cards as a full scan, -1 for the rest, and a
-    full scan again when the store cannot answer."""
+    full scan again (for a while) when the store cannot answer. `card_scores` stays exact."""
     from tutor import index as index_module
 
     tutor, _, notes = gated
@@ -184,17 +184,23 @@ def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monk
     index = tutor.retriever.index
     vector = tutor.embeddings.query("什么是 top-p 采样？")
     exact = index.card_scores(vector)
+    assert np.array_equal(index.search_scores(vector), exact)  # below the limit: the scan
     monkeypatch.setattr(index_module, "EXACT_SCAN_CHUNKS", 0)
     monkeypatch.setattr(index_module, "NEAREST_CHUNKS", 1)
-    nearest = index.card_scores(vector)
+    nearest = index.search_scores(vector)
     (scored,) = np.flatnonzero(nearest > -1)
     first_chunk = tutor.store.nearest_chunk_ids(vector, 1)[0]
     assert index.cards[scored].id == first_chunk.rsplit("::", 1)[0]
     assert nearest[scored] == pytest.approx(exact[scored]) and exact[scored] == exact.max()
+    assert np.array_equal(index.card_scores(vector), exact)
     monkeypatch.setattr(index_module, "NEAREST_CHUNKS", 10)
-    assert np.allclose(index.card_scores(vector), exact)  # every card's chunks among the nearest 10
+    assert np.allclose(index.search_scores(vector), exact)  # every card's chunks among the nearest 10
+
+    calls = []
 
     def unreachable(vector, n):
+        calls.append(n)
         raise ConnectionError("server gone")
     index.nearest = unreachable
-    assert np.array_equal(index.card_scores(vector), exact)
+    assert np.array_equal(index.search_scores(vector), exact)
+    assert np.array_equal(index.search_scores(vector), exact) and len(calls) == 1  # not retried at once

@@ -4,6 +4,7 @@ embedded Chroma; the deterministic hash embedder of test_indexing stands in for 
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -141,3 +142,25 @@ def test_a_rebuild_segments_only_the_cards_that_changed(monkeypatch):
     assert [rebuilt_counts(i) for i in range(3)] == [fresh_counts(i) for i in range(3)]
     for query in ("KV cache 缓存什么", "GQA 分组", "PagedAttention 显存", "MQA"):
         assert np.array_equal(rebuilt.lexical.scores(query)[0], fresh.lexical.scores(query)[0])
+
+
+def test_an_index_read_while_a_sync_writes_is_not_saved(notes, tmp_path):
+    """A build that reads the store while another sync is writing may see half of it: it
+    is served (the store is all there is) but never saved for a later restart."""
+    first = _tutor(notes, tmp_path)
+    first.ingest()
+    (saved,) = _saved_files(tmp_path)
+    (notes / "b.md").write_text(EXTRA, encoding="utf-8")
+    first.indexer.embeddings.gate.clear()  # the sync stops after marking the store, before writing
+    first.start_indexing()
+    deadline = time.monotonic() + 10
+    while first.store.contents_key() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.store.contents_key() is None
+
+    meanwhile = _tutor(notes, tmp_path)
+    assert len(meanwhile.retriever.cards) == 2
+    assert _saved_files(tmp_path) == [saved]
+    first.indexer.embeddings.gate.set()
+    assert first.indexer.wait(30)
+    assert len(_saved_files(tmp_path)) == 1 and _saved_files(tmp_path) != [saved]
