@@ -95,7 +95,7 @@ def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarr
     crowd = ranked[4:CROWD_RANKS] if len(ranked) > 5 else np.array([anchors_best])
     salient = salient_terms(query)
     salient_names = [term for term, _ in salient]
-    top3 = [int(i) for i in order[:3]]
+    best_cards = [int(i) for i in order[:EVIDENCE_RANKS]]
     absent = [term for term in salient_names if not lexical.known(term)]
     return Evidence(
         best=best,
@@ -104,7 +104,7 @@ def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarr
         lexical_share=_weight_share(lexical, query_terms, lambda t: lexical.in_card(t, top)),
         cross_lingual=float(is_chinese(query) != card_is_chinese[top]),
         salient_absent=_weight_share(lexical, salient_names, lambda t: t in absent),
-        salient_found=_weight_share(lexical, salient_names, lambda t: any(lexical.in_card(t, i) for i in top3)),
+        salient_found=_weight_share(lexical, salient_names, lambda t: any(lexical.in_card(t, i) for i in best_cards)),
         unexplained=next((written for term, written in salient if term in absent), None),
     )
 

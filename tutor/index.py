@@ -150,11 +150,7 @@ class Index:
         English rendering counts `RENDERING_ADVANTAGE` less: an English question scores
         that much higher against English text than against the same question in Chinese,
         and a learner's own card, which has no rendering, must not lose for that alone."""
-        chunk_scores = self.chunk_vectors @ vector
-        chunk_scores[self._rendering] -= RENDERING_ADVANTAGE
-        scores = np.full(len(self.cards), -1.0, np.float32)
-        np.maximum.at(scores, self.chunk_card, chunk_scores)
-        return scores
+        return self._best_per_card(self.chunk_vectors @ vector, slice(None))
 
     def search_scores(self, vector: np.ndarray) -> np.ndarray:
         """`card_scores` for ranking a question's cards. From `EXACT_SCAN_CHUNKS` chunks up,
@@ -185,7 +181,11 @@ class Index:
     def _scores_of(self, cards: np.ndarray, vector: np.ndarray) -> np.ndarray:
         starts, ends = self._first_chunk[cards], self._chunk_end[cards]
         chunks = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-        chunk_scores = self.chunk_vectors[chunks] @ vector
+        return self._best_per_card(self.chunk_vectors[chunks] @ vector, chunks)
+
+    def _best_per_card(self, chunk_scores: np.ndarray, chunks: np.ndarray | slice) -> np.ndarray:
+        """Each card's best of `chunk_scores` (the scores of the chunks at `chunks`), its
+        English rendering discounted; -1 for a card none of whose chunks were scored."""
         chunk_scores[self._rendering[chunks]] -= RENDERING_ADVANTAGE
         scores = np.full(len(self.cards), -1.0, np.float32)
         np.maximum.at(scores, self.chunk_card[chunks], chunk_scores)

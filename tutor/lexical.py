@@ -120,12 +120,16 @@ class LexicalIndex:
         rows = np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))[by_card]
         counts = self.posting_counts[by_card]
         bounds = np.searchsorted(self.posting_cards[by_card], np.arange(self.documents + 1))
-        words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)  # in row order
+        words = self.words()
 
         def of(card: int) -> dict[str, int]:
             start, end = bounds[card], bounds[card + 1]
             return {words[row]: int(count) for row, count in zip(rows[start:end], counts[start:end])}
         return of
+
+    def words(self) -> list[str]:
+        """The vocabulary in row order (the order `offsets` lists the terms in)."""
+        return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
 
     @property
     def documents(self) -> int:

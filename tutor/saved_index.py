@@ -102,7 +102,6 @@ class SavedIndex:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             lexical = index.lexical
-            vocabulary = sorted(lexical.vocabulary, key=lexical.vocabulary.__getitem__)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=".npz")
             try:
                 with os.fdopen(handle, "wb") as file:
@@ -110,7 +109,7 @@ class SavedIndex:
                              chunk_card=index.chunk_card, card_is_chinese=index.card_is_chinese,
                              offsets=lexical.offsets, posting_cards=lexical.posting_cards,
                              posting_counts=lexical.posting_counts, lengths=lexical.lengths,
-                             cards=_utf8([asdict(card) for card in index.cards]), vocabulary=_utf8(vocabulary),
+                             cards=_utf8([asdict(card) for card in index.cards]), vocabulary=_utf8(lexical.words()),
                              code=np.frombuffer(self._code.encode("ascii"), np.uint8))
                 os.replace(temporary, target)
             except BaseException:

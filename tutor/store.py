@@ -178,10 +178,6 @@ class CardStore:
             metadata[FINISHED_KEY] = metadata[WRITING_KEY]
         self.collection.modify(metadata=metadata)
 
-    def _left_unfinished(self) -> bool:
-        metadata = self._metadata_now()
-        return metadata.get(WRITING_KEY) != metadata.get(FINISHED_KEY)
-
     def _existing(self) -> dict[str, dict]:
         existing: dict[str, dict] = {}
         for ids, metadatas, _ in self._pages(include=["metadatas"]):
@@ -225,7 +221,7 @@ class CardStore:
                                    metadatas=[self._metadata(card, digest, 0, count) for _, (card, digest, count)
                                               in plan.moved])
         self._write_all(plan.to_write, on_progress)
-        if plan.to_write or stale or plan.moved or self.version() is None or self._left_unfinished():
+        if plan.to_write or stale or plan.moved or self.contents_key() is None:  # (never synced, or unfinished)
             self._mark_synced()
         return SyncCounts(added=plan.added, updated=plan.updated, removed=removed, unchanged=plan.unchanged,
                           chunks=len(plan.wanted))
