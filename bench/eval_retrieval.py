@@ -1,15 +1,24 @@
 """Retrieval quality: our retriever next to the previous rule and naive baselines, same run.
 
     python bench/eval_retrieval.py [--embedding e5 minilm] [--data FILE] [--split dev|check|all]
+                                   [--without-renderings]
 
 Indexes `TUTOR_KNOWLEDGE_DIR` (incrementally, in `TUTOR_DATA_DIR`) with each model, then
 prints recall@1, recall@3, MRR and abstention figures (see tutor/evaluation.py), and for a
 set with kinds and languages (realstyle_questions.jsonl) the same per kind and language.
+
+`--without-renderings` indexes, in a temporary folder, a copy of the notes without the
+English renderings of their questions (`en:` in a card's metadata comment): the notes as a
+learner writes them. The team's cards carry renderings and the learner's own do not, so
+this measures English questions against notes like the learner's.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +28,22 @@ from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
 COLUMNS = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
+_METADATA_COMMENT = re.compile(r"<!--(.*?)-->", re.S)
+
+
+def without_renderings(notes: Path, copy: Path) -> Path:
+    """A copy of the notes folder whose cards' metadata comments lack the `en:` field
+    (the shipped vectors come along, so unchanged chunks are not embedded again)."""
+    shutil.copytree(notes, copy, ignore=shutil.ignore_patterns("uploads"))
+
+    def drop_english(comment: re.Match) -> str:
+        fields = [f for f in re.split(r"[;；]", comment.group(1)) if f.partition(":")[0].strip().lower() != "en"]
+        return "<!--" + ";".join(fields) + " -->"
+
+    for path in copy.rglob("*.md"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_METADATA_COMMENT.sub(drop_english, text), encoding="utf-8")
+    return copy
 
 
 def main() -> None:
@@ -27,12 +52,24 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", default="all", help="dev, check or all (rows without a split always count)")
     parser.add_argument("-k", type=int, default=3)
+    parser.add_argument("--without-renderings", action="store_true",
+                        help="index a copy of the notes without the English renderings of their questions")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings.from_env()
+        if args.without_renderings:
+            print(f"notes without English renderings: a copy of {settings.knowledge_dir}")
+            notes = without_renderings(settings.knowledge_dir, Path(scratch) / "notes")
+            settings = dataclasses.replace(settings, knowledge_dir=notes, data_dir=Path(scratch) / "data", chroma_url=None)
+        evaluate(args, settings)
+
+
+def evaluate(args: argparse.Namespace, settings: Settings) -> None:
     queries = [q for q in load_queries(args.data) if args.split == "all" or q.split in (args.split, "")]
     on_topic = sum(q.on_topic for q in queries)
     print(f"query set: {args.data.name} ({args.split}): {on_topic} covered, {len(queries) - on_topic} not covered")
     for spec in args.embedding:
-        tutor = Tutor(dataclasses.replace(Settings.from_env(), embedding=spec))
+        tutor = Tutor(dataclasses.replace(settings, embedding=spec))
         started = time.perf_counter()
         report = tutor.ingest()
         print(f"\n== {tutor.embeddings.model_id}: {report.cards} cards "

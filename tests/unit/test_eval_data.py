@@ -2,6 +2,7 @@
 silently change a figure)."""
 from __future__ import annotations
 
+import importlib.util
 from collections import defaultdict
 
 from tutor.evaluation import card_key, load_graded_answers, load_queries
@@ -53,3 +54,17 @@ def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
     assert all(len(s) == 1 for s in splits.values())  # every answer of a note in one split
     assert sum(a.lang == "en" for a in answers) / len(answers) >= 0.35
     assert {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
+
+
+def test_notes_without_renderings_keep_every_card_but_its_english_question(tmp_path):
+    """`eval_retrieval.py --without-renderings` measures notes as a learner writes them: the
+    same cards (ids, questions, answers, difficulty, tags), none with an English rendering."""
+    spec = importlib.util.spec_from_file_location("eval_retrieval", ROOT / "bench" / "eval_retrieval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    original = load_notes(KNOWLEDGE).cards
+    stripped = load_notes(module.without_renderings(KNOWLEDGE, tmp_path / "notes")).cards
+    assert sum(bool(card.english) for card in original) >= 300
+    assert not any(card.english for card in stripped)
+    assert [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in stripped] == \
+        [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in original]
