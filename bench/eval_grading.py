@@ -40,7 +40,8 @@ def tutor_with(notes: Path | None, scratch: Path) -> Tutor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+", default=[DATA / "grading_dev.jsonl", DATA / "grading_check.jsonl"])
+    parser.add_argument("--data", type=Path, nargs="+", default=[DATA / "grading_dev.jsonl", DATA / "grading_check.jsonl",
+                                                                  DATA / "grading_seed.jsonl"])
     parser.add_argument("--split", default="all", help="dev, check or all (answers without a split always count)")
     parser.add_argument("--notes", type=Path, help="a notes folder to add to the shipped notes")
     args = parser.parse_args()

@@ -68,3 +68,13 @@ def test_notes_without_renderings_keep_every_card_but_its_english_question(tmp_p
     assert not any(card.english for card in stripped)
     assert [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in stripped] == \
         [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in original]
+
+
+def test_seed_grading_set_grades_the_learners_own_cards_and_is_check_only():
+    """grading_seed.jsonl grades answers against the seed notes' own cards (the learner's
+    notes, as the held-out set does); it is never used to tune anything."""
+    answers = load_graded_answers(DATA / "grading_seed.jsonl")
+    keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards if card.source == "llm_interview_notes.md"}
+    assert len(answers) >= 50 and {a.card for a in answers} <= keys and len({a.card for a in answers}) >= 5
+    assert {a.split for a in answers} == {"check"} and all(0 <= a.grade <= 5 for a in answers)
+    assert sum(a.lang == "en" for a in answers) / len(answers) >= 0.35
