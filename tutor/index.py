@@ -151,10 +151,10 @@ class Index:
             return None
         own = np.arange(self._first_chunk[position], self._chunk_end[position])
         own = own[~self._rendering[own]]
-        others = np.flatnonzero(elsewhere[self.chunk_card] & ~self._rendering)
-        best = (self.chunk_vectors[others] @ self.chunk_vectors[own].T).max(axis=1)
+        best = (self.chunk_vectors @ self.chunk_vectors[own].T).max(axis=1)  # no copy of the matrix
+        best[~elsewhere[self.chunk_card] | self._rendering] = -np.inf
         scores = np.full(len(self.cards), -np.inf, np.float32)
-        np.maximum.at(scores, self.chunk_card[others], best)
+        np.maximum.at(scores, self.chunk_card, best)
         return int(scores.argmax())
 
     @functools.cached_property
