@@ -363,8 +363,9 @@ def _user(user: str) -> str:
 def _card_elsewhere(index: Index, card: Card) -> list[Card]:
     """An answer is graded against its card and the card elsewhere in the notes that says
     most nearly the same (`Index.nearest_card_elsewhere`): a learner's short note and a
-    fuller card on the same question. One more reference, not two: on the dev sets a third
-    raised wrong answers' scores more than right ones' (README "How grading works")."""
+    fuller card on the same question. One more reference, not two: when the reference was
+    found by retrieval, a third raised wrong answers' scores more than right ones' on the
+    dev sets (README "Grading")."""
     position = index.positions.get(card.id)
     nearest = None if position is None else index.nearest_card_elsewhere(position)
     return [] if nearest is None else [index.cards[nearest]]
