@@ -23,26 +23,27 @@ import time
 from pathlib import Path
 
 from tutor.evaluation import check_labels, load_queries, retrieval_rankings, score_rankings, subset_figures
+from tutor.notes import METADATA_COMMENT, read_metadata
 from tutor.service import Tutor
 from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
 COLUMNS = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
-_METADATA_COMMENT = re.compile(r"<!--(.*?)-->", re.S)
-
-
 def without_renderings(notes: Path, copy: Path) -> Path:
-    """A copy of the notes folder whose cards' metadata comments lack the `en:` field
-    (the shipped vectors come along, so unchanged chunks are not embedded again)."""
-    shutil.copytree(notes, copy, ignore=shutil.ignore_patterns("uploads"))
+    """A copy of the notes folder (uploads included) in which every card's metadata comment
+    keeps its difficulty and tags but not its English rendering (`en:`). The comments are
+    found and read by the notes parser's own pattern, so the copy parses to the same cards."""
+    shutil.copytree(notes, copy)
 
-    def drop_english(comment: re.Match) -> str:
-        fields = [f for f in re.split(r"[;；]", comment.group(1)) if f.partition(":")[0].strip().lower() != "en"]
-        return "<!--" + ";".join(fields) + " -->"
+    def without_english(comment: re.Match) -> str:
+        difficulty, tags, _ = read_metadata(comment.group(0))
+        fields = ([f"difficulty: {difficulty}"] if difficulty is not None else []) + \
+            ([f"tags: {', '.join(tags)}"] if tags else [])
+        return f"<!-- {'; '.join(fields)} -->" if fields else ""
 
     for path in copy.rglob("*.md"):
         text = path.read_text(encoding="utf-8")
-        path.write_text(_METADATA_COMMENT.sub(drop_english, text), encoding="utf-8")
+        path.write_text(METADATA_COMMENT.sub(without_english, text), encoding="utf-8")
     return copy
 
 

@@ -6,8 +6,8 @@ is read relative to a baseline measured for this very answer:
 
 0. The points checked are the card's bullets, its prose statements and its displayed
    formulas (`grading_points`). The answer is graded against the matched card and against
-   the card elsewhere in the notes that says most nearly the same (`companions`; the
-   service passes `Index.nearest_card_elsewhere`); the higher grade counts and names its card.
+   the best other card retrieval gives for that card's question (`companions`); the
+   higher grade counts and names its card.
 1. The answer is split into sentences; each sentence (and the whole answer) is embedded
    once on the query side.
 2. For each sentence, its cosine with every chunk of every *other* card in the index,
@@ -168,10 +168,9 @@ class Grader:
 
     def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None,
                  companions: Callable[[Card], Sequence[Card]] | None = None) -> None:
-        """`companions(card)`: the other cards that answer the card's question (the service
-        gives the card elsewhere in the notes that says most nearly the same). A learner's own
-        short card and a fuller card on the same question both answer it; an answer is graded
-        against whichever of them credits it more."""
+        """`companions(card)`: the cards the notes give for the card's question (retrieval's
+        hits for it). A learner's own short card and a fuller card on the same question both
+        answer it; an answer is graded against whichever of them credits it more."""
         self.index = index
         self.embeddings = embeddings
         self.config = config or GradingConfig()

@@ -140,27 +140,6 @@ class Index:
         """The embedding of the question chunk of the card at `position`."""
         return self.chunk_vectors[self._first_chunk[position]]
 
-    def nearest_card_elsewhere(self, position: int) -> int | None:
-        """The position of the card, in another notes file, with the passage nearest one of
-        this card's passages (English renderings left out on both sides): where the notes
-        answer the same question again, a learner's short note and a fuller card. Passages,
-        not questions: a question chunk carries its headings, which cards of one section share."""
-        sources = self._card_sources
-        elsewhere = sources != sources[position]
-        if not elsewhere.any():
-            return None
-        own = np.arange(self._first_chunk[position], self._chunk_end[position])
-        own = own[~self._rendering[own]]
-        best = (self.chunk_vectors @ self.chunk_vectors[own].T).max(axis=1)  # no copy of the matrix
-        best[~elsewhere[self.chunk_card] | self._rendering] = -np.inf
-        scores = np.full(len(self.cards), -np.inf, np.float32)
-        np.maximum.at(scores, self.chunk_card, best)
-        return int(scores.argmax())
-
-    @functools.cached_property
-    def _card_sources(self) -> np.ndarray:
-        return np.array([card.source for card in self.cards])
-
     def rendering_vector(self, position: int) -> np.ndarray | None:
         """The embedding of the English rendering of the card at `position`, if it has one."""
         second = self._first_chunk[position] + 1

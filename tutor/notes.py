@@ -31,7 +31,7 @@ _STRUCTURE = MarkdownIt("commonmark").disable("inline")  # block structure only:
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_METADATA = re.compile(r"<!--\s*((?:difficulty|tags|en)\s*:.*?)-->", re.S | re.I)
+METADATA_COMMENT = re.compile(r"<!--\s*((?:difficulty|tags|en)\s*:.*?)-->", re.S | re.I)
 _URL_ONLY = re.compile(r"^\s*(?:[\w\u4e00-\u9fff]{0,12}\s*[:：]\s*)?<?https?://\S+>?\s*$", re.I)
 _REFERENCE_LABEL = re.compile(r"^\s*(?:references?|refe?|参考(?:资料|文献|链接)?|来源)\s*[:：]?\s*$", re.I)
 _TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完成)\b[\s.。!！:：]*$", re.I)
@@ -182,7 +182,7 @@ def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
         if not raw_body:
             continue  # a heading that only groups deeper headings
         path = tuple(t for t in section.ancestors if t and t != document_title)
-        difficulty, tags, english = _metadata(raw_body)
+        difficulty, tags, english = read_metadata(raw_body)
         answer, empty_reason = clean_answer(raw_body)
         if empty_reason:
             skipped.append(Skipped(source, empty_reason, section.line, section.title))
@@ -337,13 +337,13 @@ def _strip_point(point: str) -> str:
     return point.strip().strip("；;，,").strip()
 
 
-def _metadata(body: str) -> tuple[int | None, tuple[str, ...], str]:
+def read_metadata(body: str) -> tuple[int | None, tuple[str, ...], str]:
     """Optional `<!-- difficulty: 2; tags: a, b; en: the question in English -->`; plain
     notes simply do not have it."""
     difficulty: int | None = None
     tags: tuple[str, ...] = ()
     english = ""
-    for comment in _METADATA.finditer(body):
+    for comment in METADATA_COMMENT.finditer(body):
         for field_text in re.split(r"[;；]", comment.group(1)):
             name, _, value = field_text.partition(":")
             name, value = name.strip().lower(), value.strip()

@@ -22,7 +22,6 @@ from .errors import IndexNotReady, InputError
 from .export import attempts_csv_text, write_anki_deck, write_attempts_csv
 from .files import replace_atomically, save_upload
 from .grading import Band, Grade, Grader
-from .index import Index
 from .indexing import Indexer, IndexingStatus, IngestReport
 from .interview import Interview
 from .limits import check_text
@@ -169,7 +168,7 @@ class Tutor:
         with self._lock:
             if self._grader is None or self._grader.index is not retriever.index:
                 self._grader = Grader(retriever.index, self.embeddings,
-                                      companions=functools.partial(_card_elsewhere, retriever.index))
+                                      companions=functools.partial(_cards_for_question, retriever))
             return self._grader
 
     def ask(self, question: str, k: int = 3) -> Answer:
@@ -360,12 +359,12 @@ def _user(user: str) -> str:
         raise InputError(str(error)) from None
 
 
-def _card_elsewhere(index: Index, card: Card) -> list[Card]:
-    """An answer is graded against its card and the card elsewhere in the notes that says
-    most nearly the same (`Index.nearest_card_elsewhere`): a learner's short note and a
-    fuller card on the same question. One more reference, not two: when the reference was
-    found by retrieval, a third raised wrong answers' scores more than right ones' on the
-    dev sets (README "Grading")."""
-    position = index.positions.get(card.id)
-    nearest = None if position is None else index.nearest_card_elsewhere(position)
-    return [] if nearest is None else [index.cards[nearest]]
+# An answer is graded against its card and the best other card `ask` gives for the card's
+# question (a learner's short note and a fuller card on the same question). Two, not three:
+# on the dev sets a third reference raised wrong answers' scores more than right ones'
+# (bench/eval_grading.py; README "How grading works").
+GRADING_REFERENCES = 2
+
+
+def _cards_for_question(retriever: Retriever, card: Card) -> list[Card]:
+    return [hit.card for hit in retriever.search(card.question, k=GRADING_REFERENCES)]

@@ -140,8 +140,8 @@ KV_CACHE_ENGLISH = (
 
 def test_an_answer_is_graded_against_the_fuller_card_on_the_same_question_too(slice_tutor):
     """The seed's "KV Cache 和 MQA" card is four sentences of motivation; a complete answer on
-    the mechanism scored ~20 against it alone. The team's MQA card, the card elsewhere in the
-    notes that says most nearly the same, credits it."""
+    the mechanism scored ~20 against it alone. The team's MQA card, which `ask` gives next
+    for the same question, credits it."""
     seed_card = next(c for c in slice_tutor.retriever.cards if c.question == "KV Cache 和 MQA")
     alone = Grader(slice_tutor.grader.index, slice_tutor.embeddings).grade(seed_card, KV_CACHE_ENGLISH)
     both = slice_tutor.grader.grade(seed_card, KV_CACHE_ENGLISH)

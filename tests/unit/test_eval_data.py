@@ -68,6 +68,16 @@ def test_notes_without_renderings_keep_every_card_but_its_english_question(tmp_p
     assert not any(card.english for card in stripped)
     assert [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in stripped] == \
         [(c.id, c.question, c.answer, c.difficulty, c.tags) for c in original]
+    # the rendering first, with a ';' inside it, and a comment that is only a rendering
+    notes = tmp_path / "own"
+    notes.mkdir()
+    (notes / "a.md").write_text(
+        "# T\n\n## 什么是甲？\n<!-- en: What is X; how is it used?; difficulty: 2; tags: a, b -->\n\n"
+        "甲是一种把输入映射到输出的方法。\n\n## 为什么乙？\n<!-- en: Why Y? -->\n\n因为乙让训练更稳定。\n", encoding="utf-8")
+    assert [c.english for c in load_notes(notes).cards] == ["What is X", "Why Y?"]
+    copied = load_notes(module.without_renderings(notes, tmp_path / "own_copy")).cards
+    assert [(c.question, c.difficulty, c.tags, c.english) for c in copied] == \
+        [("什么是甲？", 2, ("a", "b"), ""), ("为什么乙？", None, (), "")]
 
 
 def test_seed_grading_set_grades_the_learners_own_cards_and_is_check_only():

@@ -172,29 +172,6 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
     assert list(index.chunks_not_of("a#1", chinese=False)) == []
 
 
-def test_the_card_on_the_same_question_is_found_in_another_file_by_its_passages():
-    """A learner's card (a.md) and a fuller card elsewhere (c.md) share an answer passage; a
-    card of the learner's own section (same file, same headings in its question chunk) is
-    nearer by question but is not a second answer. An English rendering is not a passage."""
-    from tutor.index import Index
-    from tutor.notes import Card
-
-    own = Card("a#1", "KV Cache 和 MQA", "缓存 K、V。", ("缓存 K、V。",), ("Attention",), "a.md", 1)
-    neighbour = Card("a#2", "Attention 公式", "softmax。", ("softmax。",), ("Attention",), "a.md", 5)
-    fuller = Card("c#1", "MQA 与 MHA 有何不同？", "共享 K、V。", ("共享 K、V。",), ("MQA",), "c.md", 1)
-    unrelated = Card("d#1", "什么是 top-p？", "累计概率。", ("累计概率。",), ("Decoding",), "d.md", 1,
-                     english="KV cache and MQA")
-    e = np.eye(6, dtype=np.float32)
-    vectors = np.array([e[0], 0.8 * e[1] + 0.6 * e[2],  # own: question, answer
-                        0.98 * e[0] + 0.2 * e[3], e[3],  # neighbour: question (shared headings), answer
-                        e[4], 0.6 * e[1] + 0.8 * e[2],  # fuller: question, answer (cosine 0.96 with own's)
-                        e[5], e[0], e[5]], np.float32)  # unrelated: question, rendering (= own's question), answer
-    index = Index.build([own, neighbour, fuller, unrelated], vectors, np.array([0, 0, 1, 1, 2, 2, 3, 3, 3]))
-    assert index.nearest_card_elsewhere(0) == 2
-    alone = Index.build([own, neighbour], vectors[:4], np.array([0, 0, 1, 1]))
-    assert alone.nearest_card_elsewhere(0) is None
-
-
 def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monkeypatch):
     """From EXACT_SCAN_CHUNKS up a question is scored against the cards of Chroma's nearest
     chunks only: the same scores for those cards as a full scan, -1 for the rest, and a
