@@ -29,6 +29,8 @@ from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
 COLUMNS = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
+
+
 def without_renderings(notes: Path, copy: Path) -> Path:
     """A copy of the notes folder (uploads included) in which every card's metadata comment
     keeps its difficulty and tags but not its English rendering (`en:`). The comments are

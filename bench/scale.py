@@ -116,18 +116,19 @@ def measure(size: int, queries: int, scratch: Path, chroma_url: str | None = Non
                                    shipped_vectors=vectors_folder)
     probe = Tutor(dataclasses.replace(settings, shipped_vectors=ROOT / "knowledge" / "vectors"))
     where = f"Chroma server {chroma_url}" if chroma_url else "embedded Chroma"
-    if knowledge.exists() and not chroma_url:
-        print(f"\n== {size} cards, {where}: reusing {scratch} (made and synced by an earlier run)")
+    made_now = not knowledge.exists()
+    if made_now:
+        knowledge.mkdir(parents=True)
+        made = time.perf_counter()
+        chunks, texts, vectors = synthetic_notes(size, knowledge, probe._shipped_vectors)
+        write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
+        print(f"\n== {size} cards, {chunks} chunks, {where} (made in {time.perf_counter() - made:.0f} s; vectors "
+              f"file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
+    elif chroma_url:
+        print(f"\n== {size} cards, {where}: notes of an earlier run, synced to the server")
     else:
-        if not knowledge.exists():
-            knowledge.mkdir(parents=True)
-            made = time.perf_counter()
-            chunks, texts, vectors = synthetic_notes(size, knowledge, probe._shipped_vectors)
-            write_vectors(vectors_folder, probe.embeddings.model_id, texts, vectors)
-            print(f"\n== {size} cards, {chunks} chunks, {where} (made in {time.perf_counter() - made:.0f} s; vectors "
-                  f"file {vectors_file(vectors_folder, probe.embeddings.model_id).stat().st_size / 1e6:.0f} MB)")
-        else:
-            print(f"\n== {size} cards, {where}: notes of an earlier run, synced to the server")
+        print(f"\n== {size} cards, {where}: reusing {scratch} (made and synced by an earlier run)")
+    if made_now or chroma_url:  # a server is synced to this size's notes on every run
         t0 = time.perf_counter()
         report = Tutor(settings, embeddings=probe.embeddings).ingest()  # (made after the vectors were written)
         total = time.perf_counter() - t0

@@ -70,13 +70,9 @@ class SavedIndex:
     def load_latest(self) -> Index | None:
         """The index saved last, whatever store contents it was saved for (None if none,
         or if it was saved by other code): a base to rebuild from, never to serve."""
-        newest: tuple[float, Path] | None = None
-        for path in self.folder.glob("index-*.npz"):
-            try:
-                newest = max(newest or (0.0, path), (path.stat().st_mtime, path))
-            except OSError:  # replaced by another process's save meanwhile
-                continue
-        return self._read(newest[1]) if newest else None
+        saved = [(modified, path) for path in self.folder.glob("index-*.npz")
+                 if (modified := _modified(path)) is not None]
+        return self._read(max(saved)[1]) if saved else None
 
     def _read(self, path: Path) -> Index | None:
         try:
@@ -119,7 +115,8 @@ class SavedIndex:
                 if old != target:
                     old.unlink(missing_ok=True)
             for abandoned in self.folder.glob(".saving-*"):  # left by a process killed while saving
-                if time.time() - abandoned.stat().st_mtime > ABANDONED_SECONDS:
+                modified = _modified(abandoned)
+                if modified is not None and time.time() - modified > ABANDONED_SECONDS:
                     abandoned.unlink(missing_ok=True)
         except OSError as error:
             log.warning("could not save the index to %s: %s", target, error)
@@ -127,3 +124,11 @@ class SavedIndex:
 
 def _utf8(value) -> np.ndarray:
     return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), np.uint8)
+
+
+def _modified(path: Path) -> float | None:
+    """When the file was last written; None if another process's save removed it meanwhile."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
