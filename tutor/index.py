@@ -46,6 +46,8 @@ NEAREST_RETRY_SECONDS = 60  # after a failed search (a server down), scan until 
 # questions with gold cards that have a rendering (122 pairs with 409 cards, quartiles
 # 0.026 / 0.048; 101 pairs and 0.032 with 233 cards; printed by bench/fit_answerability.py).
 RENDERING_ADVANTAGE = 0.032
+# Fewest question / rendering pairs from which the notes' language offset is measured
+MIN_LANGUAGE_PAIRS = 20
 
 
 def question_text(card: Card) -> str:
@@ -144,6 +146,23 @@ class Index:
         """The embedding of the English rendering of the card at `position`, if it has one."""
         second = self._first_chunk[position] + 1
         return self.chunk_vectors[second] if second < len(self._rendering) and self._rendering[second] else None
+
+    @functools.cached_property
+    def language_offset(self) -> np.ndarray | None:
+        """Chinese minus English in e5's space, measured on the notes' own parallel text:
+        the mean question chunk minus the mean English rendering, over the cards that have
+        one. Multilingual embeddings carry a shared per-language component (language
+        centroids; see Libovický et al. 2020, "On the language neutrality of pre-trained
+        multilingual representations"); adding this offset to an English text's vector
+        before comparing it with Chinese text (subtracting it for the reverse) removes most
+        of the gap between e5's cross-lingual and same-language similarities. None when
+        the notes have too few renderings to measure it."""
+        pairs = [(self.question_vector(position), rendering) for position in range(len(self.cards))
+                 if (rendering := self.rendering_vector(position)) is not None]
+        if len(pairs) < MIN_LANGUAGE_PAIRS:
+            return None
+        questions, renderings = map(np.asarray, zip(*pairs))
+        return (questions.mean(axis=0) - renderings.mean(axis=0)).astype(np.float32)
 
     def card_scores(self, vector: np.ndarray) -> np.ndarray:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An

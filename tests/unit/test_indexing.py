@@ -172,6 +172,26 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
     assert list(index.chunks_not_of("a#1", chinese=False)) == []
 
 
+def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeypatch):
+    """Chinese minus English: the mean question chunk of the cards with a rendering minus
+    the mean rendering; a card without one does not count, and too few pairs give None."""
+    from tutor import index as index_module
+    from tutor.index import Index
+    from tutor.notes import Card
+
+    cards = [Card(f"a#{i}", f"问题{i}？", "答。", ("答。",), (), "a.md", i, english=f"Question {i}?") for i in range(2)]
+    cards.append(Card("b#1", "自己的问题？", "答。", ("答。",), (), "b.md", 1))
+    vectors = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1],  # card 0: question, rendering, answer
+                        [0.6, 0.8, 0], [0, 0.6, 0.8], [0, 0, 1],  # card 1
+                        [0, 0, 1], [0, 1, 0]], np.float32)  # card 2, no rendering
+    chunk_card = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    monkeypatch.setattr(index_module, "MIN_LANGUAGE_PAIRS", 2)
+    offset = Index.build(cards, vectors, chunk_card).language_offset
+    assert offset == pytest.approx(np.array([0.8, 0.4, 0]) - np.array([0, 0.8, 0.4]))
+    monkeypatch.setattr(index_module, "MIN_LANGUAGE_PAIRS", 3)
+    assert Index.build(cards, vectors, chunk_card).language_offset is None
+
+
 def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monkeypatch):
     """From EXACT_SCAN_CHUNKS up a question is scored against the cards of Chroma's nearest
     chunks only: the same scores for those cards as a full scan, -1 for the rest, and a
