@@ -11,8 +11,8 @@ is read relative to a baseline measured for this very answer:
 1. The answer is split into sentences; each sentence (and the whole answer) is embedded
    once on the query side. Compared with text in the other language, the vectors are
    first moved by the notes' language offset (`Index.language_offset`, measured on the
-   notes' own question / English-rendering pairs), which removes most of e5's
-   cross-lingual gap.
+   notes' own question / English-rendering pairs), which narrows e5's cross-lingual
+   gap.
 2. For each sentence, its cosine with every chunk of every *other* card in the index,
    written in the point's language, gives a baseline mean and spread: how similar this
    sentence is to notes that do not answer the question. Language, length and style shift

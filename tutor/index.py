@@ -154,9 +154,11 @@ class Index:
         one. Multilingual embeddings carry a shared per-language component (language
         centroids; see Libovický et al. 2020, "On the language neutrality of pre-trained
         multilingual representations"); adding this offset to an English text's vector
-        before comparing it with Chinese text (subtracting it for the reverse) removes most
-        of the gap between e5's cross-lingual and same-language similarities. None when
-        the notes have too few renderings to measure it."""
+        before comparing it with Chinese text (subtracting it for the reverse) narrows the
+        gap between e5's cross-lingual and same-language similarities (on the two grading dev
+        sets, grade-5 answers' evidence in the notes' language over that across languages
+        fell from 1.27 / 1.43 to 1.19 / 1.26). None when the notes have too few renderings
+        to measure it."""
         pairs = [(self.question_vector(position), rendering) for position in range(len(self.cards))
                  if (rendering := self.rendering_vector(position)) is not None]
         if len(pairs) < MIN_LANGUAGE_PAIRS:
