@@ -1,6 +1,7 @@
 """Grading agreement with human grades: our grader next to plain cosine, same run.
 
-    python bench/eval_grading.py [--data FILE ...] [--split dev|check|all] [--notes DIR]
+    python bench/eval_grading.py [--data FILE ...] [--split dev|check|all] [--notes DIR [--alone]]
+                                 [--without-model-offset]
 
 Each answer is graded against the card its label names (question matching is measured
 by the retrieval harness). Prints Spearman and Pearson against the 0-5 human grades, for
@@ -11,7 +12,10 @@ answer kind and per human grade.
 
 `--notes DIR` adds a folder of notes in a learner's style (bench/data/prose_notes) to the
 shipped ones, the way a learner's own notes sit beside them, indexed in a temporary folder;
-without it the index of TUTOR_KNOWLEDGE_DIR is used.
+without it the index of TUTOR_KNOWLEDGE_DIR is used. With `--alone` the folder replaces the
+shipped notes instead, as a learner's own notes folder would: notes without English
+renderings, graded with the model's language offset from the shipped vectors
+(`--without-model-offset`: without it, as before that offset was shipped).
 """
 from __future__ import annotations
 
@@ -28,13 +32,16 @@ from tutor.settings import Settings
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def tutor_with(notes: Path | None, scratch: Path) -> Tutor:
+def tutor_with(notes: Path | None, scratch: Path, alone: bool = False) -> Tutor:
     if notes is None:
         return Tutor()
     settings = Settings.from_env()
     combined = scratch / "notes"
-    shutil.copytree(settings.knowledge_dir, combined, ignore=shutil.ignore_patterns("uploads"))
-    shutil.copytree(notes, combined / notes.name)
+    if alone:
+        shutil.copytree(notes, combined)
+    else:
+        shutil.copytree(settings.knowledge_dir, combined, ignore=shutil.ignore_patterns("uploads"))
+        shutil.copytree(notes, combined / notes.name)
     return Tutor(dataclasses.replace(settings, knowledge_dir=combined, data_dir=scratch / "data", chroma_url=None))
 
 
@@ -44,10 +51,17 @@ def main() -> None:
                                                                   DATA / "grading_seed.jsonl"])
     parser.add_argument("--split", default="all", help="dev, check or all (answers without a split always count)")
     parser.add_argument("--notes", type=Path, help="a notes folder to add to the shipped notes")
+    parser.add_argument("--alone", action="store_true", help="the --notes folder replaces the shipped notes")
+    parser.add_argument("--without-model-offset", action="store_true",
+                        help="no language offset for notes without English renderings")
     args = parser.parse_args()
+    if args.alone and args.notes is None:
+        parser.error("--alone needs --notes")
     with tempfile.TemporaryDirectory() as scratch:
-        tutor = tutor_with(args.notes, Path(scratch))
+        tutor = tutor_with(args.notes, Path(scratch), args.alone)
         tutor.ingest()
+        if args.without_model_offset:
+            tutor.grader.model_offset = None
         for path in args.data:
             answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
             result = evaluate_grading(tutor.grader, tutor.embeddings, tutor.retriever.cards, answers)

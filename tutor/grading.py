@@ -11,8 +11,8 @@ is read relative to a baseline measured for this very answer:
 1. The answer is split into sentences; each sentence (and the whole answer) is embedded
    once on the query side. Compared with text in the other language, the vectors are
    first moved by the notes' language offset (`Index.language_offset`, measured on the
-   notes' own question / English-rendering pairs), which narrows e5's cross-lingual
-   gap.
+   notes' own question / English-rendering pairs; for notes without renderings, the
+   model's, measured on the shipped notes), which narrows e5's cross-lingual gap.
 2. For each sentence, its cosine with every chunk of every *other* card in the index,
    written in the point's language, gives a baseline mean and spread: how similar this
    sentence is to notes that do not answer the question. Language, length and style shift
@@ -115,7 +115,7 @@ class GradingConfig:
     # grading_dev.jsonl, 1.26 on the dev split of grading_prose.jsonl (1.27 / 1.43 without
     # the offset, when this was 1.3).
     cross_lingual_boost: float = 1.2
-    # the same without the offset (notes with too few English renderings to measure it)
+    # the same without any offset (neither the notes nor the model's shipped vectors give one)
     unmoved_boost: float = 1.3
     # a point's credit is at least this times its lexical share (step 4 of the module doc)
     lexical_credit: float = 1.0
@@ -191,11 +191,16 @@ class Grader:
     """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
     def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None,
-                 companions: Callable[[Card], Sequence[Card]] | None = None) -> None:
+                 companions: Callable[[Card], Sequence[Card]] | None = None,
+                 model_offset: np.ndarray | None = None) -> None:
         """`companions(card)`: the cards the notes give for the card's question (retrieval's
         hits for it). A learner's own short card and a fuller card on the same question both
-        answer it; an answer is graded against whichever of them credits it more."""
+        answer it; an answer is graded against whichever of them credits it more.
+        `model_offset`: the embedding model's language offset measured on the shipped notes
+        (`ShippedVectors.language_offset`), for notes too short of English renderings to
+        measure their own."""
         self.index = index
+        self.model_offset = model_offset
         self.embeddings = embeddings
         self.config = config or GradingConfig()
         self.companions = companions
@@ -281,9 +286,10 @@ class Grader:
     def _views(self, answer: str, vectors: np.ndarray) -> dict[bool, _View]:
         """The answer's vectors as compared with Chinese text (True) and with English text
         (False): as embedded for its own language, moved by the notes' language offset for
-        the other (see `Index.language_offset`). The previous grader compares them as they
-        are."""
-        offset = self.index.language_offset if self.config.whole_notes else None
+        the other (see `Index.language_offset`; the model's when the notes have none). The
+        previous grader compares them as they are."""
+        offset = self.index.language_offset if self.index.language_offset is not None else self.model_offset
+        offset = offset if self.config.whole_notes else None
         answer_chinese = is_chinese(answer)
         views = {answer_chinese: _View(vectors, self.index.chunk_vectors)}
         if offset is None:

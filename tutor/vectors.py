@@ -4,7 +4,10 @@ One file per embedding model (only the default model's is shipped):
 `knowledge/vectors/<model id as a file name>.npz` holding the model id, the version of the
 package that computed the vectors, the first 16 bytes of each chunk text's SHA-256 (as
 uint8 rows: a fixed-width byte string would drop trailing zeros), and the chunk's vector in
-float16 (1.6 MB for the 2,320 chunks of `knowledge/`). A chunk whose exact text is in the
+float16 (1.6 MB for the 2,320 chunks of `knowledge/`), and the model's language offset
+measured on the shipped notes (`index.measure_language_offset`: the grader moves a text
+compared across languages by it when a learner's notes have no English renderings to
+measure their own). A chunk whose exact text is in the
 file takes its vector from there instead of the model; everything else (the learner's own
 notes, uploads, edited cards) is embedded as before. A file from another model, another
 package version, or one that cannot be read is ignored (everything is embedded).
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import UPLOAD_FOLDER
+from .index import card_texts, measure_language_offset, question_text
 from .notes import Card, load_notes
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,9 @@ class ShippedVectors:
     model_id: str
     rows: dict[bytes, int]  # text key -> row of `vectors`
     vectors: np.ndarray  # float32, unit length, read-only
+    # Chinese minus English in this model's space, measured on the shipped notes (None in
+    # a file written without it)
+    language_offset: np.ndarray | None = None
 
     @classmethod
     def load(cls, folder: Path, model_id: str, dimension: int) -> ShippedVectors | None:
@@ -72,6 +79,7 @@ class ShippedVectors:
             with np.load(path, allow_pickle=False) as data:
                 stored_model, version = str(data["model_id"]), str(data["backend_version"])
                 keys, vectors = data["keys"], data["vectors"].astype(np.float32)
+                offset = data["language_offset"].astype(np.float32) if "language_offset" in data.files else None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             log.warning("ignoring %s: %s", path, error)
             return None
@@ -85,7 +93,10 @@ class ShippedVectors:
             return None
         vectors = vectors / norms
         vectors.flags.writeable = False
-        return cls(model_id, {key.tobytes(): row for row, key in enumerate(keys)}, vectors)
+        if offset is not None and (offset.shape != (dimension,) or not np.all(np.isfinite(offset))):
+            log.warning("ignoring the language offset in %s: not %d finite numbers", path, dimension)
+            offset = None
+        return cls(model_id, {key.tobytes(): row for row, key in enumerate(keys)}, vectors, offset)
 
     def vectors_for(self, texts: Sequence[str], embed_missing: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors for `texts`: the shipped one where the text is known, `embed_missing`
@@ -100,29 +111,33 @@ class ShippedVectors:
         return result
 
 
-def write_vectors(folder: Path, model_id: str, texts: Sequence[str], vectors: np.ndarray) -> Path:
-    """Write the vectors of `texts` (deduplicated, in a stable order) for `model_id`."""
+def write_vectors(folder: Path, model_id: str, texts: Sequence[str], vectors: np.ndarray,
+                  language_offset: np.ndarray | None = None) -> Path:
+    """Write the vectors of `texts` (deduplicated, in a stable order) for `model_id`, with
+    the model's language offset when given."""
     by_key = {text_key(text): vector for text, vector in zip(texts, vectors)}
     keys = sorted(by_key)
     path = vectors_file(folder, model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = np.array([by_key[key] for key in keys], np.float16).reshape(len(keys), np.shape(vectors)[-1])
+    offset = {} if language_offset is None else {"language_offset": np.asarray(language_offset, np.float32)}
     np.savez_compressed(path, model_id=np.array(model_id), backend_version=np.array(backend_version(model_id)),
-                        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), KEY_BYTES), vectors=rows)
+                        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), KEY_BYTES), vectors=rows,
+                        **offset)
     return path
 
 
 def main() -> None:
     """Regenerate the default model's file for the notes in the repo's `knowledge/`."""
     from .embeddings import load_embeddings
-    from .index import card_texts
     from .settings import Settings
 
     settings = Settings()
     if Settings.from_env().embedding != settings.embedding:
         raise SystemExit("only the default model's vectors are shipped (unset TUTOR_EMBEDDING)")
     model = load_embeddings(settings.embedding)
-    texts = list(dict.fromkeys(text for card in shipped_cards(settings.knowledge_dir) for text in card_texts(card)))
+    cards = shipped_cards(settings.knowledge_dir)
+    texts = list(dict.fromkeys(text for card in cards for text in card_texts(card)))
     current = ShippedVectors.load(settings.shipped_vectors, model.model_id, model.dimension)
     embedded = []
 
@@ -131,8 +146,16 @@ def main() -> None:
         return model.passages(missing)
 
     vectors = current.vectors_for(texts, embed) if current is not None else embed(texts)
-    path = write_vectors(settings.shipped_vectors, model.model_id, texts, vectors)
+    offset = measure_language_offset(language_pairs(cards, texts, vectors))
+    path = write_vectors(settings.shipped_vectors, model.model_id, texts, vectors, offset)
     print(f"wrote {len(texts)} vectors ({len(embedded)} embedded now) to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def language_pairs(cards: Sequence[Card], texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(question chunk, English rendering) vectors of the cards that have a rendering, the
+    rendering being a card's second text (`index.card_texts`)."""
+    row = {text: i for i, text in enumerate(texts)}
+    return [(vectors[row[question_text(card)]], vectors[row[card_texts(card)[1]]]) for card in cards if card.english]
 
 
 if __name__ == "__main__":

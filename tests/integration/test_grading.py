@@ -1,9 +1,13 @@
 """Grading against the real model on the seed's BatchNorm card (and a few others)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tutor.grading import Grader, grading_points
+
+from ..conftest import ROOT, make_tutor
 
 QUESTION = "为什么NLP不用BN？"
 GOOD = (
@@ -183,3 +187,34 @@ def test_the_notes_language_offset_raises_an_english_answer_to_chinese_notes_onl
     off_topic = "Dropout zeroes activations at random during training and rescales the rest, which regularises the model."
     assert moved.grade(card, off_topic).score < 25
     assert moved.grade(card, MULTI_HEAD_CHINESE).score == unmoved.grade(card, MULTI_HEAD_CHINESE).score
+
+
+PROSE_NOTES = ROOT / "bench" / "data" / "prose_notes"
+HEADS_ENGLISH = ("Each head projects Q, K and V into its own smaller subspace and runs attention there, so "
+                 "different heads can follow different relations; the head outputs are concatenated and "
+                 "mixed by an output projection.")
+HEADS_CHINESE = "每个头把 Q、K、V 投影到自己的低维子空间里分别做注意力，不同的头关注不同的关系，最后把各头输出拼起来再过一个输出投影。"
+
+
+def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
+    """A learner's own notes have no English renderings to measure a language offset on;
+    the grader then moves an English answer by the model's, shipped with the team notes'
+    vectors. It raises a correct English answer to a Chinese prose note, and neither a
+    Chinese answer nor an off-topic English one."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in ("attention_pe.md", "norm_ffn_tokenizer.md"):
+        shutil.copy(PROSE_NOTES / name, notes / name)
+    tutor = make_tutor(notes, tmp_path / "data", e5)
+    tutor.ingest()
+    grader = tutor.grader
+    assert grader.index.language_offset is None and grader.model_offset is not None
+    without = Grader(grader.index, e5, companions=grader.companions)
+    card = next(c for c in tutor.retriever.cards if c.question.startswith("Multi-Head Attention"))
+
+    english = grader.grade(card, HEADS_ENGLISH)
+    assert english.score > without.grade(card, HEADS_ENGLISH).score + 10
+    assert english.score >= 50 and english.covered
+    assert grader.grade(card, HEADS_CHINESE).score == without.grade(card, HEADS_CHINESE).score
+    off_topic = "Dropout zeroes activations at random during training and rescales the rest, which regularises the model."
+    assert grader.grade(card, off_topic).score < 25

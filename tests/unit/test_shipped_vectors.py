@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.embeddings import E5Embeddings
-from tutor.index import card_texts
+from tutor.index import card_texts, measure_language_offset, question_text
 from tutor.notes import load_notes
 from tutor.settings import Settings
 from tutor.store import CardStore, open_chroma
@@ -22,6 +22,32 @@ def test_every_chunk_of_the_shipped_notes_has_a_vector_and_nothing_else_does():
     assert shipped is not None, "no usable vectors file: run `make vectors`"
     wanted = {text_key(text) for card in shipped_cards(KNOWLEDGE) for text in card_texts(card)}
     assert set(shipped.rows) == wanted
+
+
+def test_the_shipped_file_carries_the_language_offset_of_its_own_question_and_rendering_vectors():
+    shipped = ShippedVectors.load(Settings().shipped_vectors, E5Embeddings.model_id, E5_DIMENSION)
+    assert shipped is not None and shipped.language_offset is not None, "run `make vectors`"
+
+    def vector(text):
+        return shipped.vectors[shipped.rows[text_key(text)]]
+
+    pairs = [(vector(question_text(card)), vector(card_texts(card)[1]))
+             for card in shipped_cards(KNOWLEDGE) if card.english]
+    assert len(pairs) > 300
+    # the file's vectors are float16: the offset written beside them was measured before rounding
+    np.testing.assert_allclose(shipped.language_offset, measure_language_offset(pairs), atol=1e-3)
+
+
+def test_a_language_offset_is_read_back_and_one_of_the_wrong_shape_is_dropped(tmp_path):
+    model = GatedEmbeddings()
+    offset = np.linspace(-0.1, 0.1, model.dimension, dtype=np.float32)
+    write_vectors(tmp_path, model.model_id, ["a"], model.passages(["a"]), offset)
+    np.testing.assert_array_equal(ShippedVectors.load(tmp_path, model.model_id, model.dimension).language_offset, offset)
+    write_vectors(tmp_path, model.model_id, ["a"], model.passages(["a"]))
+    assert ShippedVectors.load(tmp_path, model.model_id, model.dimension).language_offset is None
+    write_vectors(tmp_path, model.model_id, ["a"], model.passages(["a"]), offset[:-1])
+    kept = ShippedVectors.load(tmp_path, model.model_id, model.dimension)
+    assert kept is not None and kept.language_offset is None and len(kept.rows) == 1
 
 
 def test_learners_uploads_are_not_shipped(tmp_path):
