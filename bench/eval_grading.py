@@ -14,8 +14,8 @@ answer kind and per human grade.
 shipped ones, the way a learner's own notes sit beside them, indexed in a temporary folder;
 without it the index of TUTOR_KNOWLEDGE_DIR is used. With `--alone` the folder replaces the
 shipped notes instead, as a learner's own notes folder would: notes without English
-renderings, graded with the model's language offset from the shipped vectors
-(`--without-model-offset`: without it, as before that offset was shipped).
+renderings, graded with the model's language offset from the shipped vectors.
+`--without-model-offset` grades such notes with no offset, as before that offset shipped.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from tutor.evaluation import evaluate_grading, load_graded_answers
+from tutor.grading import Grader
 from tutor.service import Tutor
 from tutor.settings import Settings
 
@@ -57,14 +58,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.alone and args.notes is None:
         parser.error("--alone needs --notes")
+    if args.without_model_offset and not args.alone:
+        parser.error("--without-model-offset needs --alone (notes with renderings measure their own offset)")
     with tempfile.TemporaryDirectory() as scratch:
         tutor = tutor_with(args.notes, Path(scratch), args.alone)
         tutor.ingest()
+        grader = tutor.grader
         if args.without_model_offset:
-            tutor.grader.model_offset = None
+            grader = Grader(grader.index, tutor.embeddings, companions=grader.companions)
         for path in args.data:
             answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
-            result = evaluate_grading(tutor.grader, tutor.embeddings, tutor.retriever.cards, answers)
+            result = evaluate_grading(grader, tutor.embeddings, tutor.retriever.cards, answers)
             cards = len({a.card for a in answers})
             print(f"\n== {path.name} ({args.split}): {len(answers)} graded answers to {cards} cards")
             print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'previous ρ':>12s}{'previous r':>12s}"

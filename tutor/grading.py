@@ -288,8 +288,8 @@ class Grader:
         (False): as embedded for its own language, moved by the notes' language offset for
         the other (see `Index.language_offset`; the model's when the notes have none). The
         previous grader compares them as they are."""
-        offset = self.index.language_offset if self.index.language_offset is not None else self.model_offset
-        offset = offset if self.config.whole_notes else None
+        own = self.index.language_offset
+        offset = None if not self.config.whole_notes else own if own is not None else self.model_offset
         answer_chinese = is_chinese(answer)
         views = {answer_chinese: _View(vectors, self.index.chunk_vectors)}
         if offset is None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import UPLOAD_FOLDER
-from .index import card_texts, measure_language_offset, question_text
+from .index import card_texts, measure_language_offset, question_text, rendering_text
 from .notes import Card, load_notes
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class ShippedVectors:
             with np.load(path, allow_pickle=False) as data:
                 stored_model, version = str(data["model_id"]), str(data["backend_version"])
                 keys, vectors = data["keys"], data["vectors"].astype(np.float32)
-                offset = data["language_offset"].astype(np.float32) if "language_offset" in data.files else None
+                stored_offset = data["language_offset"] if "language_offset" in data.files else None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             log.warning("ignoring %s: %s", path, error)
             return None
@@ -93,10 +93,8 @@ class ShippedVectors:
             return None
         vectors = vectors / norms
         vectors.flags.writeable = False
-        if offset is not None and (offset.shape != (dimension,) or not np.all(np.isfinite(offset))):
-            log.warning("ignoring the language offset in %s: not %d finite numbers", path, dimension)
-            offset = None
-        return cls(model_id, {key.tobytes(): row for row, key in enumerate(keys)}, vectors, offset)
+        return cls(model_id, {key.tobytes(): row for row, key in enumerate(keys)}, vectors,
+                   _language_offset(stored_offset, dimension, path))
 
     def vectors_for(self, texts: Sequence[str], embed_missing: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors for `texts`: the shipped one where the text is known, `embed_missing`
@@ -109,6 +107,22 @@ class ShippedVectors:
         if missing:
             result[missing] = np.asarray(embed_missing([texts[i] for i in missing]), np.float32)
         return result
+
+
+def _language_offset(stored: np.ndarray | None, dimension: int, path: Path) -> np.ndarray | None:
+    """The stored offset if it is `dimension` finite numbers (read-only: every grader shares
+    it); a bad one is dropped alone, the vectors beside it are still good."""
+    if stored is None:
+        return None
+    try:
+        offset = stored.astype(np.float32)
+    except (TypeError, ValueError):
+        offset = None
+    if offset is None or offset.shape != (dimension,) or not np.all(np.isfinite(offset)):
+        log.warning("ignoring the language offset in %s: not %d finite numbers", path, dimension)
+        return None
+    offset.flags.writeable = False
+    return offset
 
 
 def write_vectors(folder: Path, model_id: str, texts: Sequence[str], vectors: np.ndarray,
@@ -152,10 +166,9 @@ def main() -> None:
 
 
 def language_pairs(cards: Sequence[Card], texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(question chunk, English rendering) vectors of the cards that have a rendering, the
-    rendering being a card's second text (`index.card_texts`)."""
+    """(question chunk, English rendering) vectors of the cards that have a rendering."""
     row = {text: i for i, text in enumerate(texts)}
-    return [(vectors[row[question_text(card)]], vectors[row[card_texts(card)[1]]]) for card in cards if card.english]
+    return [(vectors[row[question_text(card)]], vectors[row[rendering_text(card)]]) for card in cards if card.english]
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tutor.grading import Grader, grading_points
+from tutor.grading import Grader, GradingConfig, grading_points
 
 from ..conftest import ROOT, make_tutor
 
@@ -176,11 +176,14 @@ def test_the_notes_language_offset_raises_an_english_answer_to_chinese_notes_onl
     index = slice_tutor.retriever.index
     assert index.language_offset is not None  # the slice's team cards carry English renderings
     unmoved_index = copy.copy(index)
-    unmoved_index.__dict__["language_offset"] = None  # what a notes folder without renderings gets
+    unmoved_index.__dict__["language_offset"] = None  # no offset (the grader is given no model offset either)
     moved, unmoved = Grader(index, slice_tutor.embeddings), Grader(unmoved_index, slice_tutor.embeddings)
 
     english = moved.grade(card, MULTI_HEAD_ENGLISH)
     assert english.score > unmoved.grade(card, MULTI_HEAD_ENGLISH).score  # 73 vs 69 on this slice
+    # notes that measure their own offset keep it, whatever the model's
+    given_another = Grader(index, slice_tutor.embeddings, model_offset=-index.language_offset)
+    assert given_another.grade(card, MULTI_HEAD_ENGLISH) == english
     assert english.score >= 50 and english.covered
     batch_norm = next(c for c in slice_tutor.retriever.cards if c.question == QUESTION)
     assert moved.grade(batch_norm, ENGLISH).score > unmoved.grade(batch_norm, ENGLISH).score  # 52 vs 44
@@ -218,3 +221,7 @@ def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
     assert grader.grade(card, HEADS_CHINESE).score == without.grade(card, HEADS_CHINESE).score
     off_topic = "Dropout zeroes activations at random during training and rescales the rest, which regularises the model."
     assert grader.grade(card, off_topic).score < 25
+    # the previous grader (the evaluation's baseline column) never moves an answer
+    previous = GradingConfig(whole_notes=False)
+    assert (Grader(grader.index, e5, previous, model_offset=grader.model_offset).grade(card, HEADS_ENGLISH)
+            == Grader(grader.index, e5, previous).grade(card, HEADS_ENGLISH))
