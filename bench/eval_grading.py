@@ -20,6 +20,7 @@ renderings, graded with the model's language offset from the shipped vectors.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import shutil
 import tempfile
@@ -64,8 +65,10 @@ def main() -> None:
         tutor = tutor_with(args.notes, Path(scratch), args.alone)
         tutor.ingest()
         grader = tutor.grader
-        if args.without_model_offset:
-            grader = Grader(grader.index, tutor.embeddings, companions=grader.companions)
+        if args.without_model_offset:  # the same index without the model's offset, for grading only
+            index = copy.copy(grader.index)
+            index.model_language_offset = None
+            grader = Grader(index, tutor.embeddings, companions=grader.companions)
         for path in args.data:
             answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
             result = evaluate_grading(grader, tutor.embeddings, tutor.retriever.cards, answers)

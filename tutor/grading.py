@@ -191,16 +191,11 @@ class Grader:
     """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
     def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None,
-                 companions: Callable[[Card], Sequence[Card]] | None = None,
-                 model_offset: np.ndarray | None = None) -> None:
+                 companions: Callable[[Card], Sequence[Card]] | None = None) -> None:
         """`companions(card)`: the cards the notes give for the card's question (retrieval's
         hits for it). A learner's own short card and a fuller card on the same question both
-        answer it; an answer is graded against whichever of them credits it more.
-        `model_offset`: the embedding model's language offset measured on the shipped notes
-        (`ShippedVectors.language_offset`), for notes too short of English renderings to
-        measure their own."""
+        answer it; an answer is graded against whichever of them credits it more."""
         self.index = index
-        self.model_offset = model_offset
         self.embeddings = embeddings
         self.config = config or GradingConfig()
         self.companions = companions
@@ -286,10 +281,9 @@ class Grader:
     def _views(self, answer: str, vectors: np.ndarray) -> dict[bool, _View]:
         """The answer's vectors as compared with Chinese text (True) and with English text
         (False): as embedded for its own language, moved by the notes' language offset for
-        the other (see `Index.language_offset`; the model's when the notes have none). The
-        previous grader compares them as they are."""
-        own = self.index.language_offset
-        offset = None if not self.config.whole_notes else own if own is not None else self.model_offset
+        the other (`Index.cross_language_offset`: the model's when the notes have none).
+        The previous grader compares them as they are."""
+        offset = self.index.cross_language_offset if self.config.whole_notes else None
         answer_chinese = is_chinese(answer)
         views = {answer_chinese: _View(vectors, self.index.chunk_vectors)}
         if offset is None:

@@ -121,6 +121,10 @@ class Index:
     # the ids of the chunks nearest a vector, from the store's own nearest-neighbour index
     # (set by whoever knows the store; see search_scores)
     nearest: Callable[[np.ndarray, int], list[str]] | None = field(default=None, compare=False)
+    # the embedding model's language offset, measured on the shipped notes
+    # (`ShippedVectors.language_offset`), for notes too short of renderings to measure their
+    # own; set by whoever knows the shipped vectors, before the first query
+    model_language_offset: np.ndarray | None = field(default=None, compare=False)
     _nearest_retry_at: float = field(default=0.0, init=False, compare=False)
 
     @classmethod
@@ -182,12 +186,49 @@ class Index:
                  if (rendering := self.rendering_vector(position)) is not None]
         return measure_language_offset(pairs)
 
+    @property
+    def cross_language_offset(self) -> np.ndarray | None:
+        """The offset that moves a text before it is compared across languages: the notes'
+        own, else the model's."""
+        own = self.language_offset
+        return own if own is not None else self.model_language_offset
+
+    @functools.cached_property
+    def _virtual_renderings(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Which cards stand in for an English rendering by their Chinese question chunk
+        moved by the model's language offset, and the length of that moved vector per
+        card. Only in notes that have (next to) no renderings of their own: a virtual
+        rendering sits a little nearer every English question than a real one (on the dev
+        split's English questions, +0.009 for unrelated cards, -0.002 for the right ones),
+        so among real renderings the few cards without one would draw unrelated English
+        questions (the seed's positional-encoding card drew "Why do power transformers
+        have laminated iron cores?"); when no card has a real one, all are moved alike."""
+        offset = self.model_language_offset
+        if offset is None or self.language_offset is not None:
+            return None
+        virtual = np.array([not card.english and is_chinese(card.question) for card in self.cards], bool)
+        virtual &= self._first_chunk < self._chunk_end  # a card without chunks has no question vector
+        lengths = np.ones(len(self.cards), np.float32)
+        if virtual.any():
+            moved = self.chunk_vectors[self._first_chunk[virtual]] - offset
+            lengths[virtual] = np.linalg.norm(moved, axis=1)
+        return virtual, lengths
+
     def card_scores(self, vector: np.ndarray) -> np.ndarray:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
         English rendering counts `RENDERING_ADVANTAGE` less: an English question scores
         that much higher against English text than against the same question in Chinese,
-        and a learner's own card, which has no rendering, must not lose for that alone."""
-        return self._best_per_card(self.chunk_vectors @ vector, slice(None))
+        and a learner's own card, which has no rendering, must not lose for that alone.
+
+        In notes without renderings (a learner's own folder), a Chinese card is also scored
+        on a virtual rendering: its question chunk moved by the model's language offset,
+        Chinese to English, counted like a rendering (see `_virtual_renderings`). An
+        English question then meets it about as it meets a real rendering, where the
+        answerability model was fitted (English questions on the dev split against the
+        notes without renderings: recall@3 0.857 -> 0.893, nothing else changed)."""
+        chunk_scores = self.chunk_vectors @ vector
+        scores = self._best_per_card(chunk_scores, slice(None))
+        return self._with_virtual_renderings(scores, chunk_scores, self._first_chunk, np.arange(len(self.cards)), vector)
 
     def search_scores(self, vector: np.ndarray) -> np.ndarray:
         """`card_scores` for ranking a question's cards. From `EXACT_SCAN_CHUNKS` chunks up,
@@ -218,7 +259,28 @@ class Index:
     def _scores_of(self, cards: np.ndarray, vector: np.ndarray) -> np.ndarray:
         starts, ends = self._first_chunk[cards], self._chunk_end[cards]
         chunks = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-        return self._best_per_card(self.chunk_vectors[chunks] @ vector, chunks)
+        chunk_scores = self.chunk_vectors[chunks] @ vector
+        scores = self._best_per_card(chunk_scores, chunks)
+        first = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])  # each card's question chunk in `chunks`
+        return self._with_virtual_renderings(scores, chunk_scores, first, cards, vector)
+
+    def _with_virtual_renderings(self, scores: np.ndarray, chunk_scores: np.ndarray, first: np.ndarray,
+                                 cards: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """`scores` raised, for the scored `cards` that have a virtual rendering, to that one's
+        cosine with `vector` less `RENDERING_ADVANTAGE`: (q - offset) . v / |q - offset|,
+        from the question chunk's score (`chunk_scores[first[i]]` for `cards[i]`) already
+        computed, so it costs one more dot product per query."""
+        virtual = self._virtual_renderings
+        if virtual is None:
+            return scores
+        has_one = virtual[0][cards]
+        if not has_one.any():
+            return scores
+        targets = cards[has_one]
+        moved = ((chunk_scores[first[has_one]] - float(self.model_language_offset @ vector)) / virtual[1][targets]
+                 - RENDERING_ADVANTAGE)
+        scores[targets] = np.maximum(scores[targets], moved)
+        return scores
 
     def _best_per_card(self, chunk_scores: np.ndarray, chunks: np.ndarray | slice) -> np.ndarray:
         """Each card's best of `chunk_scores` (the scores of the chunks at `chunks`), its

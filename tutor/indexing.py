@@ -256,6 +256,8 @@ class Indexer:
                 self.saved.save(contents, index)
         # through self.store, which a refresh replaces by a newly opened one
         index.nearest = lambda vector, n: self.store.nearest_chunk_ids(vector, n)
+        shipped = self.store.shipped
+        index.model_language_offset = None if shipped is None else shipped.language_offset
         read = time.perf_counter()
         retriever = Retriever(index, self.embeddings, self.config)
         log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs)",

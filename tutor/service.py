@@ -167,10 +167,8 @@ class Tutor:
         retriever = self.retriever
         with self._lock:
             if self._grader is None or self._grader.index is not retriever.index:
-                shipped = self._shipped_vectors
                 self._grader = Grader(retriever.index, self.embeddings,
-                                      companions=functools.partial(_cards_for_question, retriever),
-                                      model_offset=None if shipped is None else shipped.language_offset)
+                                      companions=functools.partial(_cards_for_question, retriever))
             return self._grader
 
     def ask(self, question: str, k: int = 3) -> Answer:

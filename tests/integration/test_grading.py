@@ -1,6 +1,7 @@
 """Grading against the real model on the seed's BatchNorm card (and a few others)."""
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
@@ -170,20 +171,21 @@ def test_the_notes_language_offset_raises_an_english_answer_to_chinese_notes_onl
     """Moving an English answer by the notes' own Chinese-minus-English offset brings it
     nearer the Chinese points it makes; it does not lift an English answer that makes
     none of them, and a Chinese answer to Chinese points is graded as before."""
-    import copy
 
     card = next(c for c in slice_tutor.retriever.cards if c.question == MULTI_HEAD)
     index = slice_tutor.retriever.index
     assert index.language_offset is not None  # the slice's team cards carry English renderings
     unmoved_index = copy.copy(index)
-    unmoved_index.__dict__["language_offset"] = None  # no offset (the grader is given no model offset either)
+    unmoved_index.__dict__["language_offset"] = None
+    unmoved_index.model_language_offset = None  # no offset at all
     moved, unmoved = Grader(index, slice_tutor.embeddings), Grader(unmoved_index, slice_tutor.embeddings)
 
     english = moved.grade(card, MULTI_HEAD_ENGLISH)
     assert english.score > unmoved.grade(card, MULTI_HEAD_ENGLISH).score  # 73 vs 69 on this slice
     # notes that measure their own offset keep it, whatever the model's
-    given_another = Grader(index, slice_tutor.embeddings, model_offset=-index.language_offset)
-    assert given_another.grade(card, MULTI_HEAD_ENGLISH) == english
+    given_another = copy.copy(index)
+    given_another.model_language_offset = -index.language_offset
+    assert Grader(given_another, slice_tutor.embeddings).grade(card, MULTI_HEAD_ENGLISH) == english
     assert english.score >= 50 and english.covered
     batch_norm = next(c for c in slice_tutor.retriever.cards if c.question == QUESTION)
     assert moved.grade(batch_norm, ENGLISH).score > unmoved.grade(batch_norm, ENGLISH).score  # 52 vs 44
@@ -211,8 +213,10 @@ def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
     tutor = make_tutor(notes, tmp_path / "data", e5)
     tutor.ingest()
     grader = tutor.grader
-    assert grader.index.language_offset is None and grader.model_offset is not None
-    without = Grader(grader.index, e5, companions=grader.companions)
+    assert grader.index.language_offset is None and grader.index.model_language_offset is not None
+    no_offset = copy.copy(grader.index)
+    no_offset.model_language_offset = None
+    without = Grader(no_offset, e5, companions=grader.companions)
     card = next(c for c in tutor.retriever.cards if c.question.startswith("Multi-Head Attention"))
 
     english = grader.grade(card, HEADS_ENGLISH)
@@ -223,5 +227,5 @@ def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
     assert grader.grade(card, off_topic).score < 25
     # the previous grader (the evaluation's baseline column) never moves an answer
     previous = GradingConfig(whole_notes=False)
-    assert (Grader(grader.index, e5, previous, model_offset=grader.model_offset).grade(card, HEADS_ENGLISH)
-            == Grader(grader.index, e5, previous).grade(card, HEADS_ENGLISH))
+    assert Grader(grader.index, e5, previous).grade(card, HEADS_ENGLISH) == Grader(no_offset, e5, previous).grade(
+        card, HEADS_ENGLISH)
