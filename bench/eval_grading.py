@@ -15,7 +15,8 @@ shipped ones, the way a learner's own notes sit beside them, indexed in a tempor
 without it the index of TUTOR_KNOWLEDGE_DIR is used. With `--alone` the folder replaces the
 shipped notes instead, as a learner's own notes folder would: notes without English
 renderings, graded with the model's language offset from the shipped vectors.
-`--without-model-offset` grades such notes with no offset, as before that offset shipped.
+`--without-model-offset` grades such notes with no offset, as the grader did before that
+offset shipped (retrieval, which finds each card's second reference, still uses it).
 """
 from __future__ import annotations
 

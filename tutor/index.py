@@ -194,25 +194,25 @@ class Index:
         return own if own is not None else self.model_language_offset
 
     @functools.cached_property
-    def _virtual_renderings(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Which cards stand in for an English rendering by their Chinese question chunk
-        moved by the model's language offset, and the length of that moved vector per
-        card. Only in notes that have (next to) no renderings of their own: a virtual
-        rendering sits a little nearer every English question than a real one (on the dev
-        split's English questions, +0.009 for unrelated cards, -0.002 for the right ones),
-        so among real renderings the few cards without one would draw unrelated English
-        questions (the seed's positional-encoding card drew "Why do power transformers
-        have laminated iron cores?"); when no card has a real one, all are moved alike."""
+    def _virtual_renderings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The model's language offset, which cards stand in for an English rendering by
+        their Chinese question chunk moved by it, and the length of that moved vector per
+        card (read once: the index is not changed afterwards). Only in notes without a
+        single real rendering: a virtual rendering sits a little nearer every English
+        question than a real one (on the dev split's English questions, +0.009 for
+        unrelated cards, -0.002 for the right ones), so among real renderings the cards
+        without one would draw unrelated English questions (the seed's positional-encoding
+        card drew "Why do power transformers have laminated iron cores?"); when no card has
+        a real one, all are moved alike."""
         offset = self.model_language_offset
-        if offset is None or self.language_offset is not None:
+        if offset is None or self._rendering.any() or not len(self.chunk_card):
             return None
-        virtual = np.array([not card.english and is_chinese(card.question) for card in self.cards], bool)
+        virtual = np.array([is_chinese(card.question) for card in self.cards], bool)
         virtual &= self._first_chunk < self._chunk_end  # a card without chunks has no question vector
-        lengths = np.ones(len(self.cards), np.float32)
-        if virtual.any():
-            moved = self.chunk_vectors[self._first_chunk[virtual]] - offset
-            lengths[virtual] = np.linalg.norm(moved, axis=1)
-        return virtual, lengths
+        # |q - o|² = 1 - 2 q·o + o·o for a unit q, without a copy of the question vectors
+        question_dot_offset = (self.chunk_vectors @ offset)[np.minimum(self._first_chunk, len(self.chunk_card) - 1)]
+        lengths = np.sqrt(np.maximum(1 - 2 * question_dot_offset + float(offset @ offset), 1e-12))
+        return offset, virtual, lengths.astype(np.float32)
 
     def card_scores(self, vector: np.ndarray) -> np.ndarray:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
@@ -220,8 +220,8 @@ class Index:
         that much higher against English text than against the same question in Chinese,
         and a learner's own card, which has no rendering, must not lose for that alone.
 
-        In notes without renderings (a learner's own folder), a Chinese card is also scored
-        on a virtual rendering: its question chunk moved by the model's language offset,
+        In notes without renderings (a learner's own folder), a card with a Chinese
+        question is also scored on a virtual rendering: its question chunk moved by the model's language offset,
         Chinese to English, counted like a rendering (see `_virtual_renderings`). An
         English question then meets it about as it meets a real rendering, where the
         answerability model was fitted (English questions on the dev split against the
@@ -273,12 +273,12 @@ class Index:
         virtual = self._virtual_renderings
         if virtual is None:
             return scores
-        has_one = virtual[0][cards]
+        offset, virtual_cards, lengths = virtual
+        has_one = virtual_cards[cards]
         if not has_one.any():
             return scores
         targets = cards[has_one]
-        moved = ((chunk_scores[first[has_one]] - float(self.model_language_offset @ vector)) / virtual[1][targets]
-                 - RENDERING_ADVANTAGE)
+        moved = (chunk_scores[first[has_one]] - float(offset @ vector)) / lengths[targets] - RENDERING_ADVANTAGE
         scores[targets] = np.maximum(scores[targets], moved)
         return scores
 

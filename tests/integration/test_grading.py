@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tutor.grading import Grader, GradingConfig, grading_points
+from tutor.grading import Grader, grading_points
 
 from ..conftest import ROOT, make_tutor
 
@@ -225,7 +225,3 @@ def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
     assert grader.grade(card, HEADS_CHINESE).score == without.grade(card, HEADS_CHINESE).score
     off_topic = "Dropout zeroes activations at random during training and rescales the rest, which regularises the model."
     assert grader.grade(card, off_topic).score < 25
-    # the previous grader (the evaluation's baseline column) never moves an answer
-    previous = GradingConfig(whole_notes=False)
-    assert Grader(grader.index, e5, previous).grade(card, HEADS_ENGLISH) == Grader(no_offset, e5, previous).grade(
-        card, HEADS_ENGLISH)

@@ -192,36 +192,38 @@ def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeyp
     assert Index.build(cards, vectors, chunk_card).language_offset is None
 
 
-def test_a_chinese_card_without_a_rendering_is_scored_on_a_virtual_one():
-    """In notes too short of renderings to measure their own language offset: its
-    question chunk moved by the model's, counted like a rendering, in a full scan and in
-    the nearest-chunks path alike; not for a card with a real rendering or an English
-    question; not without the model's offset, nor in notes that measure their own."""
+def test_in_notes_without_renderings_a_chinese_card_is_scored_on_a_virtual_one():
+    """Its question chunk moved by the model's language offset, counted like a rendering,
+    in a full scan and in the nearest-chunks path alike; not for an English question, not
+    without the model's offset, and not in notes where any card has a real rendering."""
     from tutor.index import RENDERING_ADVANTAGE, Index
     from tutor.notes import Card
 
-    cards = [Card("a#0", "问题？", "答。", ("答。",), (), "a.md", 0, english="Question?"),
-             Card("b#1", "自己的问题？", "答。", ("答。",), (), "b.md", 1),
-             Card("c#1", "What is it?", "An answer.", ("An answer.",), (), "c.md", 1)]
-    vectors = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0],  # a: question, rendering, answer
-                        [0.6, 0, 0.8, 0], [0, 0, 0, 1],  # b: question, answer
-                        [0.6, 0, 0.8, 0], [0, 0, 0, 1]], np.float32)  # c: the same vectors
+    cards = [Card("d#1", "另一个问题？", "答。", ("答。",), (), "d.md", 1),
+             Card("c#1", "What is it?", "An answer.", ("An answer.",), (), "c.md", 1),
+             Card("b#1", "自己的问题？", "答。", ("答。",), (), "b.md", 1)]
+    vectors = np.array([[0.6, 0, 0.8, 0], [0, 0, 1, 0], [0, 0, 0, 1],  # d: question, two answer pieces
+                        [0, 1, 0, 0], [0, 0, 0, 1],  # c: question, answer
+                        [0.6, 0, 0.8, 0], [0, 0, 0, 1]], np.float32)  # b: question, answer
     chunk_card = np.array([0, 0, 0, 1, 1, 2, 2])
-    query = np.array([0.6, 0, 0.3, 0], np.float32)  # b's question moved by the offset below
+    offset = np.array([0, 0, 0.5, 0], np.float32)
+    query = np.array([0.6, 0, 0.3, 0], np.float32)  # b's and d's question moved by the offset
     query /= np.linalg.norm(query)
     plain = Index.build(cards, vectors, chunk_card).card_scores(query)
-    assert plain == pytest.approx([0.894, 0.894, 0.894], abs=1e-3)
+    assert plain == pytest.approx([0.894, 0, 0.894], abs=1e-3)
 
     index = Index.build(cards, vectors, chunk_card)
-    index.model_language_offset = np.array([0, 0, 0.5, 0], np.float32)
-    assert index.cross_language_offset is index.model_language_offset
-    assert index.card_scores(query) == pytest.approx([0.894, 1 - RENDERING_ADVANTAGE, 0.894], abs=1e-3)
-    assert index._scores_of(np.array([1, 2]), query) == pytest.approx([-1, 1 - RENDERING_ADVANTAGE, 0.894], abs=1e-3)
+    index.model_language_offset = offset
+    moved = 1 - RENDERING_ADVANTAGE
+    assert index.card_scores(query) == pytest.approx([moved, 0, moved], abs=1e-3)
+    assert index._scores_of(np.array([0, 1, 2]), query) == pytest.approx([moved, 0, moved], abs=1e-3)
+    assert index._scores_of(np.array([1, 2]), query) == pytest.approx([-1, 0, moved], abs=1e-3)
 
-    measuring = Index.build(cards, vectors, chunk_card)
-    measuring.__dict__["language_offset"] = np.array([0, 0, 0.4, 0], np.float32)  # as if it had 20 renderings
-    measuring.model_language_offset = np.array([0, 0, 0.5, 0], np.float32)
-    assert measuring.card_scores(query) == pytest.approx(plain, abs=1e-6)
+    rendered = [*cards, Card("a#0", "问题？", "答。", ("答。",), (), "a.md", 0, english="Question?")]
+    with_one = Index.build(rendered, np.vstack([vectors, np.eye(4, dtype=np.float32)[:3]]),
+                           np.append(chunk_card, [3, 3, 3]))
+    with_one.model_language_offset = offset
+    assert with_one.card_scores(query)[:3] == pytest.approx(plain, abs=1e-6)
 
 
 def test_a_large_index_scores_the_cards_of_the_stores_nearest_chunks(gated, monkeypatch):
