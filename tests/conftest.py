@@ -132,6 +132,18 @@ def slice_tutor(tmp_path_factory, e5):
 
 
 @pytest.fixture(scope="session")
+def learner_notes_tutor(tmp_path_factory, e5):
+    """A Tutor over two notes files in a learner's style (bench/data/prose_notes): mostly
+    Chinese prose, no English renderings, nothing else beside them."""
+    knowledge = tmp_path_factory.mktemp("learner-notes")
+    for name in ("attention_pe.md", "norm_ffn_tokenizer.md"):
+        shutil.copy(ROOT / "bench" / "data" / "prose_notes" / name, knowledge / name)
+    tutor = make_tutor(knowledge, tmp_path_factory.mktemp("learner-data"), e5)
+    tutor.ingest()
+    return tutor
+
+
+@pytest.fixture(scope="session")
 def full_index(tmp_path_factory):
     """TUTOR_DATA_DIR holding an index of the whole shipped knowledge/, built by the CLI."""
     data = tmp_path_factory.mktemp("full-data")

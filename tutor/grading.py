@@ -213,8 +213,10 @@ class Grader:
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
-        segments = answer_segments(answer)
-        views = self._views(answer, self.embeddings.queries([answer, *segments]))
+        # a one-sentence answer is its own only segment: embedded once (a point's evidence
+        # is its best over the texts, so a repeated text adds nothing)
+        texts = list(dict.fromkeys([answer, *answer_segments(answer)]))
+        views = self._views(answer, self.embeddings.queries(texts))
         grades = [self._grade_against(reference, answer, question, views, answer_terms)
                   for reference in (card, *self._companions_of(card))]
         return max(grades, key=lambda grade: grade.score)  # the matched card wins a tie

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import copy
-import shutil
 
 import pytest
 
 from tutor.grading import Grader, grading_points
-
-from ..conftest import ROOT, make_tutor
 
 QUESTION = "为什么NLP不用BN？"
 GOOD = (
@@ -194,24 +191,18 @@ def test_the_notes_language_offset_raises_an_english_answer_to_chinese_notes_onl
     assert moved.grade(card, MULTI_HEAD_CHINESE).score == unmoved.grade(card, MULTI_HEAD_CHINESE).score
 
 
-PROSE_NOTES = ROOT / "bench" / "data" / "prose_notes"
 HEADS_ENGLISH = ("Each head projects Q, K and V into its own smaller subspace and runs attention there, so "
                  "different heads can follow different relations; the head outputs are concatenated and "
                  "mixed by an output projection.")
 HEADS_CHINESE = "每个头把 Q、K、V 投影到自己的低维子空间里分别做注意力，不同的头关注不同的关系，最后把各头输出拼起来再过一个输出投影。"
 
 
-def test_notes_without_renderings_take_the_models_language_offset(tmp_path, e5):
+def test_notes_without_renderings_take_the_models_language_offset(learner_notes_tutor, e5):
     """A learner's own notes have no English renderings to measure a language offset on;
     the grader then moves an English answer by the model's, shipped with the team notes'
     vectors. It raises a correct English answer to a Chinese prose note, and neither a
     Chinese answer nor an off-topic English one."""
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    for name in ("attention_pe.md", "norm_ffn_tokenizer.md"):
-        shutil.copy(PROSE_NOTES / name, notes / name)
-    tutor = make_tutor(notes, tmp_path / "data", e5)
-    tutor.ingest()
+    tutor = learner_notes_tutor
     grader = tutor.grader
     assert grader.index.language_offset is None and grader.index.model_language_offset is not None
     no_offset = copy.copy(grader.index)

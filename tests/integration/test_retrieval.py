@@ -1,6 +1,8 @@
 """Retrieval on a slice of the shipped notes with the real default model."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from tutor.retrieval import RetrievalConfig, Retriever
@@ -91,3 +93,23 @@ def test_the_notes_plug_into_langchain_as_a_retriever(slice_tutor):
     card = slice_tutor.card(best.metadata["id"])
     assert best.page_content == card.answer and best.metadata["source"] == card.source == "llm_interview_notes.md"
     assert retriever.invoke("今天天气怎么样") == []  # "not in my notes" holds in a chain too
+
+
+def test_in_notes_without_renderings_an_english_question_meets_a_virtual_one(learner_notes_tutor, e5):
+    """A learner's notes have no English renderings; each Chinese card is then also scored
+    on its question moved by the model's language offset, which lifts it for an English
+    question about it and leaves a Chinese question's scores as they were."""
+    index = learner_notes_tutor.retriever.index
+    assert index.language_offset is None and index.model_language_offset is not None
+    without = copy.copy(index)
+    without.__dict__.pop("_virtual_renderings", None)
+    without.model_language_offset = None
+    card = next(i for i, c in enumerate(index.cards) if c.question.startswith("为什么 attention 要除以"))
+
+    english = e5.query("Why are the attention logits divided by the square root of the key dimension?")
+    # its answer's chunks score about as high, so the card's best rises a little (0.844 -> 0.847)
+    assert index.card_scores(english)[card] > without.card_scores(english)[card] + 1e-3
+    assert learner_notes_tutor.ask("Why are the attention logits divided by the square root of the key dimension?") \
+        .hits[0].card.question == index.cards[card].question
+    chinese = e5.query("attention 里为什么要除以根号 d_k？")
+    assert index.card_scores(chinese)[card] == pytest.approx(without.card_scores(chinese)[card], abs=1e-6)
