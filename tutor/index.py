@@ -221,13 +221,16 @@ class Index:
         and a learner's own card, which has no rendering, must not lose for that alone.
 
         In notes without renderings (a learner's own folder), a card with a Chinese
-        question is also scored on a virtual rendering: its question chunk moved by the model's language offset,
-        Chinese to English, counted like a rendering (see `_virtual_renderings`). An
+        question is also scored on a virtual rendering: its question chunk moved by the
+        model's language offset, Chinese to English, counted like a rendering (see
+        `_virtual_renderings`). An
         English question then meets it about as it meets a real rendering, where the
         answerability model was fitted (English questions on the dev split against the
         notes without renderings: recall@3 0.857 -> 0.893, nothing else changed)."""
         chunk_scores = self.chunk_vectors @ vector
         scores = self._best_per_card(chunk_scores, slice(None))
+        if self._virtual_renderings is None:  # the usual case: no per-card positions to build
+            return scores
         return self._with_virtual_renderings(scores, chunk_scores, self._first_chunk, np.arange(len(self.cards)), vector)
 
     def search_scores(self, vector: np.ndarray) -> np.ndarray:
