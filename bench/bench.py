@@ -34,19 +34,20 @@ ANSWER_200 = (
 )
 
 
-def block_medians(first, second, rounds: int = 6, block: int = 5) -> tuple[float, float]:
-    """Median seconds of `first()` and of `second()`, timed in alternating blocks of calls
-    (after one warm-up call of each), so both see the same machine load."""
-    first()
-    second()
+def timed_in_blocks(first, second, items: list, block: int = 5) -> tuple[list[float], list[float]]:
+    """Seconds of `first(item)` and of `second(item)` for every item, in alternating blocks of
+    `block` items, so both see the same machine load. Timed in turns (embed, grade, embed…),
+    the embedding that followed a grade ran several times slower than the same embedding
+    inside the grade (105 vs ~26 ms for the short answer on 2026-12-01), which made `ask` and
+    grading look cheaper than one embedding."""
     times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
+    for start in range(0, len(items), block):
         for call, kept in ((first, times[0]), (second, times[1])):
-            for _ in range(block):
+            for item in items[start:start + block]:
                 started = time.perf_counter()
-                call()
+                call(item)
                 kept.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return times
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -87,16 +88,7 @@ def main() -> None:
         questions = [q.text for q in load_queries(DATA / "retrieval_dev.jsonl")]
         questions = (questions * (args.queries // len(questions) + 1))[: args.queries]
         tutor.ask(questions[0])  # warm-up
-        embed_times, ask_times = [], []
-        # alternating blocks of five questions, so both see the same machine load and neither
-        # runs right after the other on the same question (see the grading figures below)
-        for start in range(0, len(questions), 5):
-            block = questions[start:start + 5]
-            for call, kept in ((tutor.embeddings.query, embed_times), (tutor.ask, ask_times)):
-                for question in block:
-                    t0 = time.perf_counter()
-                    call(question)
-                    kept.append(time.perf_counter() - t0)
+        embed_times, ask_times = timed_in_blocks(tutor.embeddings.query, tutor.ask, questions)
         e50, e95 = statistics.median(embed_times), percentile(embed_times, 0.95)
         a50, a95 = statistics.median(ask_times), percentile(ask_times, 0.95)
         print(f"bare query embedding: p50 {e50 * 1e3:.1f} ms, p95 {e95 * 1e3:.1f} ms  ({len(questions)} questions)")
@@ -104,15 +96,14 @@ def main() -> None:
         print(f"ask / bare embedding: p50 {a50 / e50:.2f}x, p95 {a95 / e95:.2f}x")
 
         card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
-        # Grading and one embedding of the answer, in alternating blocks of five calls. Timed
-        # in turns (embed, grade, embed…), the embedding that followed a grade ran several
-        # times slower than the same embedding inside the grade (105 vs ~26 ms for the short
-        # answer on 2026-12-01), which made grading look cheaper than one embedding.
         # The short English answer is one sentence, embedded once (the 204-character one is
         # embedded whole and sentence by sentence).
         for answer in (ANSWER_200, SHORT_ENGLISH):
-            embed_once, grade_once = block_medians(lambda a=answer: tutor.embeddings.query(a),
-                                                   lambda a=answer: tutor.grader.grade(card, a))
+            tutor.embeddings.query(answer)  # warm-up
+            tutor.grader.grade(card, answer)
+            answer_embeddings, grade_times = timed_in_blocks(tutor.embeddings.query,
+                                                             lambda a: tutor.grader.grade(card, a), [answer] * 30)
+            embed_once, grade_once = statistics.median(answer_embeddings), statistics.median(grade_times)
             print(f"grade a {len(answer)}-char answer: p50 {grade_once * 1e3:.0f} ms vs one embedding of it "
                   f"{embed_once * 1e3:.0f} ms = {grade_once / embed_once:.1f}x (1.5x + 50 ms: "
                   f"{(1.5 * embed_once + 0.05) * 1e3:.0f} ms)")
