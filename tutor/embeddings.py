@@ -96,7 +96,7 @@ def background_priority():
 class TutorEmbeddings(Embeddings):
     """A langchain `Embeddings` with a stable model id and numpy fast paths.
 
-    Backends implement `_embed` (one batch, L2-normalised rows) and may refine `_tokens`;
+    Backends implement `_embed` (one batch, L2-normalised rows) and may refine `tokens`;
     this class slices requests and takes turns at the shared `ModelGate`.
     """
 
@@ -107,7 +107,7 @@ class TutorEmbeddings(Embeddings):
     def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def _tokens(self, text: str) -> int:
+    def tokens(self, text: str) -> int:
         """Roughly how many tokens `text` costs (a CJK character ~1, a Latin word ~1.3)."""
         return len(text) // 3 + sum(1 for ch in text if ord(ch) > 0x2E80) + 2
 
@@ -134,7 +134,7 @@ class TutorEmbeddings(Embeddings):
         piece: list[str] = []
         cost = 0
         for text in texts:
-            tokens = self._tokens(text)
+            tokens = self.tokens(text)
             if piece and (cost + tokens > SLICE_TOKENS or len(piece) >= self.batch_size):
                 yield piece
                 piece, cost = [], 0
@@ -176,7 +176,7 @@ class E5Embeddings(TutorEmbeddings):
         self._model = E5()
         self.dimension = int(self._model.dim)
 
-    def _tokens(self, text: str) -> int:
+    def tokens(self, text: str) -> int:
         return min(self.max_tokens, self._model.token_count(text, True))
 
     def fit(self, text: str, as_query: bool) -> str:

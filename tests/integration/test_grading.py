@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from tutor.grading import Grader, grading_points
+from tutor.grading import Grader, answer_segments, grading_points
 
 QUESTION = "为什么NLP不用BN？"
 GOOD = (
@@ -216,3 +216,22 @@ def test_notes_without_renderings_take_the_models_language_offset(learner_notes_
     assert grader.grade(card, HEADS_CHINESE).score == without.grade(card, HEADS_CHINESE).score
     off_topic = "Dropout zeroes activations at random during training and rescales the rest, which regularises the model."
     assert grader.grade(card, off_topic).score < 25
+
+
+def test_a_grade_embeds_each_sentence_once_and_not_the_whole_answer_again(slice_tutor, e5, monkeypatch):
+    """e5 mean-pools its token states, so the whole answer's vector is taken as the
+    token-weighted mean of its sentences' vectors: a grade embeds the answer's text once
+    (embedding the whole again doubled its cost), and the mean stays close to the real thing."""
+    grader = slice_tutor.grader
+    card = slice_tutor.ask(QUESTION, k=1).hits[0].card
+    embedded: list[str] = []
+    queries = e5.queries
+    monkeypatch.setattr(e5, "queries", lambda texts: embedded.extend(texts) or queries(texts))
+    grader.grade(card, GOOD)
+    assert embedded == answer_segments(GOOD) and len(embedded) >= 3
+    assert sum(map(len, embedded)) <= len(GOOD)
+    whole = grader._answer_vectors(GOOD)[0]
+    assert float(whole @ queries([GOOD])[0]) > 0.95
+    embedded.clear()
+    grader.grade(card, PARTIAL)  # one sentence: embedded once, as it is
+    assert embedded == [PARTIAL]
