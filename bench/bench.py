@@ -41,7 +41,8 @@ def timed_in_blocks(first, second, items: list, block: int = 5) -> tuple[list[fl
     """Seconds of `first(item)` and of `second(item)` for every item, in alternating blocks of
     `block` items, so both see the same machine load. Timed in turns (embed, grade, embed…),
     the embedding that followed a grade ran several times slower than the same embedding
-    inside the grade (105 vs ~26 ms for the short answer on 2026-12-01), which made `ask` and
+    inside the grade (105 vs ~26 ms for the short answer on 2026-12-01: numpy's BLAS threads
+    were still spinning, see embeddings.leave_cores_to_the_model), which made `ask` and
     grading look cheaper than one embedding."""
     times: tuple[list[float], list[float]] = ([], [])
     for start in range(0, len(items), block):
@@ -67,8 +68,8 @@ def time_ask_and_grade(tutor: Tutor, questions: list[str], card) -> float:
     print(f"  bare query embedding: p50 {e50 * 1e3:.1f} ms, p95 {e95 * 1e3:.1f} ms  ({len(questions)} questions)")
     print(f"  ask:                  p50 {a50 * 1e3:.1f} ms, p95 {a95 * 1e3:.1f} ms")
     print(f"  ask / bare embedding: p50 {a50 / e50:.2f}x, p95 {a95 / e95:.2f}x")
-    # The short English answer is one sentence, embedded once (the 204-character one is
-    # embedded whole and sentence by sentence).
+    # The short English answer is one sentence, embedded once; the 204-character one is
+    # embedded sentence by sentence (its whole vector is their mean: Grader._answer_vectors).
     for answer in (ANSWER_200, SHORT_ENGLISH):
         tutor.embeddings.query(answer)  # warm-up
         tutor.grader.grade(card, answer)
@@ -119,8 +120,9 @@ def main() -> None:
         card = tutor.ask("为什么NLP不用BN？", k=1).hits[0].card
         # The tutor runs numpy's BLAS on one thread (embeddings.leave_cores_to_the_model);
         # the same figures with numpy's default threads show what that buys.
-        cores = len(os.sched_getaffinity(0))
-        for label, blas_threads in ((f"BLAS on {cores} threads (numpy's default)", cores),
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        # the tutor's setting last: `g50` (grading cost, for the progress store's line) is its figure
+        for label, blas_threads in ((f"BLAS on {cores} threads (one per core, OpenBLAS's default)", cores),
                                     ("BLAS on 1 thread (the tutor's setting)", 1)):
             with threadpool_limits(limits=blas_threads, user_api="blas"):
                 print(label)

