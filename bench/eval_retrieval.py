@@ -4,7 +4,7 @@
                                    [--without-renderings]
 
 Indexes `TUTOR_KNOWLEDGE_DIR` (incrementally, in `TUTOR_DATA_DIR`) with each model, then
-prints recall@1, recall@3, MRR and abstention figures (see tutor/evaluation.py), and for a
+prints recall@1, recall@3, MRR, all shown and abstention figures (see tutor/evaluation.py), and for a
 set with kinds and languages (realstyle_questions.jsonl) the same per kind and language.
 
 `--without-renderings` indexes, in a temporary folder, a copy of the notes without the
@@ -28,7 +28,7 @@ from tutor.service import Tutor
 from tutor.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval_dev.jsonl"
-COLUMNS = ["recall@1", "recall@3", "mrr", "answered", "rejected", "abstention"]
+COLUMNS = ["recall@1", "recall@3", "mrr", "all shown", "answered", "rejected", "abstention"]
 
 
 def without_renderings(notes: Path, copy: Path) -> Path:

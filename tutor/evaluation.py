@@ -8,6 +8,9 @@ query; an empty list marks a query the notes do not cover, which must get no hit
 Figures (on-topic queries for recall/MRR; all queries for abstention):
 - recall@1, recall@3: an expected card is among the first 1 / 3 hits returned;
 - MRR: mean reciprocal rank of the first expected card (0 when not returned);
+- all shown: of the on-topic queries with several expected cards (the learner's own card
+  and a fuller one on the same question), the share whose expected cards are all among the
+  hits returned;
 - answered: share of on-topic queries that got hits; rejected: share of off-topic
   queries that got none; abstention accuracy: share of all queries decided correctly.
 """
@@ -71,11 +74,13 @@ def score_rankings(queries: list[Query], rankings: list[list[str]]) -> dict:
         return next((i for i, key in enumerate(ranking, 1) if key in query.expected), None)
 
     ranks = [first_rank(q, r) for q, r in on_topic]
+    several = [(q, r) for q, r in on_topic if len(q.expected) > 1]
     correct_decisions = sum(bool(r) for _, r in on_topic) + sum(not r for _, r in off_topic)
     return {
         "recall@1": _mean([rank is not None and rank <= 1 for rank in ranks]),
         "recall@3": _mean([rank is not None and rank <= 3 for rank in ranks]),
         "mrr": _mean([1 / rank if rank else 0.0 for rank in ranks]),
+        "all shown": _mean([q.expected <= set(r) for q, r in several]),
         "answered": _mean([bool(r) for _, r in on_topic]),
         "rejected": _mean([not r for _, r in off_topic]),
         "abstention": round(correct_decisions / max(1, len(queries)), 4),
@@ -135,8 +140,8 @@ def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -
 
 
 def subset_figures(queries: list[Query], rankings: list[list[str]]) -> dict[str, float]:
-    """Per kind and language: recall@1 / recall@3 for covered questions, the share answered
-    (with a card that cannot be right) for the others."""
+    """Per kind and language: recall@1 / recall@3 / all shown for covered questions, the
+    share answered (with a card that cannot be right) for the others."""
     figures: dict[str, float] = {}
     for kind in dict.fromkeys(q.kind for q in queries):
         for lang in ("zh", "en"):
@@ -148,6 +153,7 @@ def subset_figures(queries: list[Query], rankings: list[list[str]]) -> dict[str,
             if kind == "covered":
                 figures[f"{kind} {lang} recall@1"] = scored["recall@1"]
                 figures[f"{kind} {lang} recall@3"] = scored["recall@3"]
+                figures[f"{kind} {lang} all shown"] = scored["all shown"]
             else:
                 figures[f"{kind} {lang} answered"] = round(1 - scored["rejected"], 4)
     return figures

@@ -87,6 +87,11 @@ def test_scoring_of_rankings():
     figures = score_rankings(queries, [[], ["y"], ["x"]])
     assert figures["recall@3"] == 0.5 and figures["answered"] == 0.5 and figures["rejected"] == 0.0
     assert figures["abstention"] == round(1 / 3, 4)
+    # "all shown" counts only the queries with several expected cards: are they all returned?
+    same_question = frozenset({"own", "fuller"})
+    queries = [Query("d", same_question), Query("e", same_question), Query("f", frozenset({"x"}))]
+    figures = score_rankings(queries, [["fuller", "z", "own"], ["fuller", "z"], ["x"]])
+    assert figures["all shown"] == 0.5 and figures["recall@1"] == 1.0
 
 
 def test_grading_agrees_with_human_grades_far_better_than_cosine(full_tutor):
