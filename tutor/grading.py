@@ -193,12 +193,16 @@ class Grader:
     """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
     def __init__(self, index: Index, embeddings: TutorEmbeddings, config: GradingConfig | None = None,
-                 companions: Callable[[Card], Sequence[Card]] | None = None) -> None:
+                 companions: Callable[[Card], Sequence[Card]] | None = None,
+                 point_vectors: Callable[[list[str]], np.ndarray] | None = None) -> None:
         """`companions(card)`: the cards the notes give for the card's question (retrieval's
         hits for it). A learner's own short card and a fuller card on the same question both
-        answer it; an answer is graded against whichever of them credits it more."""
+        answer it; an answer is graded against whichever of them credits it more.
+        `point_vectors(points)`: their passage-side vectors (the shipped notes' file, which
+        embeds only what it lacks); `embeddings.passages` by default."""
         self.index = index
         self.embeddings = embeddings
+        self._embed_points = point_vectors or embeddings.passages
         self.config = config or GradingConfig()
         self.companions = companions
         self._point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
@@ -369,7 +373,7 @@ class Grader:
             if cached is not None:
                 self._point_vectors.move_to_end(key)
                 return cached
-        vectors = self.embeddings.passages(points)
+        vectors = self._embed_points(points)
         with self._cache_lock:
             self._point_vectors[key] = vectors
             if len(self._point_vectors) > 512:

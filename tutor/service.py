@@ -167,8 +167,11 @@ class Tutor:
         retriever = self.retriever
         with self._lock:
             if self._grader is None or self._grader.index is not retriever.index:
+                shipped = self._shipped_vectors
                 self._grader = Grader(retriever.index, self.embeddings,
-                                      companions=functools.partial(_cards_for_question, retriever))
+                                      companions=functools.partial(_cards_for_question, retriever),
+                                      point_vectors=None if shipped is None else functools.partial(
+                                          shipped.vectors_for, embed_missing=self.embeddings.passages))
             return self._grader
 
     def ask(self, question: str, k: int = 3) -> Answer:

@@ -4,17 +4,19 @@ One file per embedding model (only the default model's is shipped):
 `knowledge/vectors/<model id as a file name>.npz` holding the model id, the version of the
 package that computed the vectors, the first 16 bytes of each chunk text's SHA-256 (as
 uint8 rows: a fixed-width byte string would drop trailing zeros), and the chunk's vector in
-float16 (1.6 MB for the 2,320 chunks of `knowledge/`), and the model's language offset
+float16, and the model's language offset
 measured on the shipped notes (`index.measure_language_offset`: the grader moves a text
 compared across languages by it when a learner's notes have no English renderings to
-measure their own). A chunk whose exact text is in the
-file takes its vector from there instead of the model; everything else (the learner's own
-notes, uploads, edited cards) is embedded as before. A file from another model, another
+measure their own). Besides the chunks, the file holds the cards' grading points
+(`grading.grading_points`, embedded on the same passage side), so the first grade against a
+shipped card embeds only the answer. A text whose exact text is in the file takes its
+vector from there instead of the model; everything else (the learner's own notes, uploads,
+edited cards) is embedded as before. A file from another model, another
 package version, or one that cannot be read is ignored (everything is embedded).
 
 Regenerate with `make vectors` (`python -m tutor.vectors`) after editing the notes: it
-embeds the chunks the file lacks and writes the vectors of exactly the current chunks.
-`tests/unit/test_shipped_vectors.py` fails while a shipped chunk has no vector.
+embeds the texts the file lacks and writes the vectors of exactly the current ones.
+`tests/unit/test_shipped_vectors.py` fails while a shipped chunk or point has no vector.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import UPLOAD_FOLDER
+from .grading import grading_points
 from .index import card_texts, measure_language_offset, question_text, rendering_text
 from .notes import Card, load_notes
 
@@ -58,6 +61,12 @@ def backend_version(model_id: str) -> str:
 def shipped_cards(knowledge: Path) -> list[Card]:
     """The cards whose vectors ship: the notes folder without learners' uploads."""
     return [card for card in load_notes(knowledge).cards if not card.source.startswith(f"{UPLOAD_FOLDER}/")]
+
+
+def shipped_texts(cards: Sequence[Card]) -> list[str]:
+    """Every text whose vector ships, once each: the cards' chunks, then their grading points."""
+    return list(dict.fromkeys([*(text for card in cards for text in card_texts(card)),
+                               *(point for card in cards for point in grading_points(card))]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,7 +160,7 @@ def main() -> None:
         raise SystemExit("only the default model's vectors are shipped (unset TUTOR_EMBEDDING)")
     model = load_embeddings(settings.embedding)
     cards = shipped_cards(settings.knowledge_dir)
-    texts = list(dict.fromkeys(text for card in cards for text in card_texts(card)))
+    texts = shipped_texts(cards)
     current = ShippedVectors.load(settings.shipped_vectors, model.model_id, model.dimension)
     embedded = []
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.embeddings import E5Embeddings
+from tutor.grading import grading_points
 from tutor.index import Index, card_texts
 from tutor.notes import load_notes
 from tutor.settings import Settings
 from tutor.store import CardStore, open_chroma
-from tutor.vectors import ShippedVectors, backend_version, shipped_cards, text_key, vectors_file, write_vectors
+from tutor.vectors import (
+    ShippedVectors,
+    backend_version,
+    shipped_cards,
+    shipped_texts,
+    text_key,
+    vectors_file,
+    write_vectors,
+)
 
 from ..conftest import KNOWLEDGE
 from .test_indexing import NOTE, GatedEmbeddings
@@ -16,12 +25,14 @@ from .test_indexing import NOTE, GatedEmbeddings
 E5_DIMENSION = 384
 
 
-def test_every_chunk_of_the_shipped_notes_has_a_vector_and_nothing_else_does():
+def test_every_chunk_and_grading_point_of_the_shipped_notes_has_a_vector_and_nothing_else_does():
     """Fails after an edit of knowledge/*.md until `make vectors` is run."""
     shipped = ShippedVectors.load(Settings().shipped_vectors, E5Embeddings.model_id, E5_DIMENSION)
     assert shipped is not None, "no usable vectors file: run `make vectors`"
-    wanted = {text_key(text) for card in shipped_cards(KNOWLEDGE) for text in card_texts(card)}
+    cards = shipped_cards(KNOWLEDGE)
+    wanted = {text_key(text) for text in shipped_texts(cards)}
     assert set(shipped.rows) == wanted
+    assert {text_key(point) for card in cards for point in grading_points(card)} <= wanted
 
 
 def _shipped_index(cards) -> Index:
