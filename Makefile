@@ -44,6 +44,6 @@ eval: setup
 	$(BIN)/python bench/eval_retrieval.py
 
 # the shipped notes' vectors (knowledge/vectors/): run after editing knowledge/*.md; the
-# fast tests fail while a shipped chunk has no vector
+# fast tests fail while a shipped chunk or grading point has no vector
 vectors: setup
 	$(BIN)/python -m tutor.vectors
