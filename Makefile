@@ -43,7 +43,7 @@ bench: setup
 eval: setup
 	$(BIN)/python bench/eval_retrieval.py
 
-# the shipped notes' vectors (knowledge/vectors/): run after editing knowledge/*.md; the
-# fast tests fail while a shipped chunk or grading point has no vector
+# the shipped notes' vectors (knowledge/vectors/): run after editing knowledge/*.md or the
+# code that makes grading points; the fast tests fail while a shipped chunk or point has no vector
 vectors: setup
 	$(BIN)/python -m tutor.vectors

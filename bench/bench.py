@@ -128,8 +128,9 @@ def main() -> None:
                 print(label)
                 g50 = time_ask_and_grade(tutor, questions, card)
 
-        # The first grade against a card also finds its second reference and embeds both
-        # cards' points; an interview does that while the learner types (Grader.prepare).
+        # The first grade against a card also finds its second reference (one query
+        # embedding) and gets both cards' points' vectors (from the shipped vectors for these
+        # cards); an interview does that while the learner types (Grader.prepare).
         first_times, first_embedding = [], []
         for other in tutor.retriever.cards[:: max(1, len(tutor.retriever.cards) // 10)][:10]:
             t0 = time.perf_counter()

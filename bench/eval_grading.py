@@ -69,7 +69,7 @@ def main() -> None:
         if args.without_model_offset:  # the same index without the model's offset, for grading only
             index = copy.copy(grader.index)
             index.model_language_offset = None
-            grader = Grader(index, tutor.embeddings, companions=grader.companions)
+            grader = Grader(index, tutor.embeddings, companions=grader.companions, point_vectors=grader.point_vectors)
         for path in args.data:
             answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
             result = evaluate_grading(grader, tutor.embeddings, tutor.retriever.cards, answers)

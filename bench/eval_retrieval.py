@@ -83,9 +83,10 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> None:
         rankings = retrieval_rankings(tutor.retriever, queries, k=args.k)
         print(f"{'method':48s}" + "".join(f"{c:>11s}" for c in COLUMNS))
         for method, ranked in rankings.items():
-            figures = score_rankings(queries, ranked)
+            figures = score_rankings(queries, ranked, args.k)
             print(f"{method:48s}" + "".join(f"{figures[c]:11.3f}" for c in COLUMNS))
-        subsets = {method: subset_figures(queries, ranked) for method, ranked in rankings.items()}
+        print(f"(all shown: over the {figures['several expected']} covered questions with several expected cards)")
+        subsets = {method: subset_figures(queries, ranked, args.k) for method, ranked in rankings.items()}
         names = list(next(iter(subsets.values())))
         if len(names) > 2:
             methods = list(subsets)[:3]

@@ -8,9 +8,10 @@ query; an empty list marks a query the notes do not cover, which must get no hit
 Figures (on-topic queries for recall/MRR; all queries for abstention):
 - recall@1, recall@3: an expected card is among the first 1 / 3 hits returned;
 - MRR: mean reciprocal rank of the first expected card (0 when not returned);
-- all shown: of the on-topic queries with several expected cards (the learner's own card
-  and a fuller one on the same question), the share whose expected cards are all among the
-  hits returned;
+- all shown: of the on-topic queries with several expected cards (e.g. the learner's own
+  card and a fuller one on the same question, or cards on neighbouring questions), the
+  share whose expected cards are all among the k hits (k of them when more are expected);
+  NaN when the set has no such query;
 - answered: share of on-topic queries that got hits; rejected: share of off-topic
   queries that got none; abstention accuracy: share of all queries decided correctly.
 """
@@ -65,8 +66,9 @@ def check_labels(queries: list[Query], cards: list[Card]) -> list[str]:
     return sorted({key for q in queries for key in q.expected if key not in known})
 
 
-def score_rankings(queries: list[Query], rankings: list[list[str]]) -> dict:
-    """rankings[i] is the list of card keys returned for queries[i] (empty = abstained)."""
+def score_rankings(queries: list[Query], rankings: list[list[str]], k: int = 3) -> dict:
+    """rankings[i] is the list of card keys returned for queries[i] (empty = abstained), at
+    most `k` of them."""
     on_topic = [(q, r) for q, r in zip(queries, rankings) if q.on_topic]
     off_topic = [(q, r) for q, r in zip(queries, rankings) if not q.on_topic]
 
@@ -80,7 +82,9 @@ def score_rankings(queries: list[Query], rankings: list[list[str]]) -> dict:
         "recall@1": _mean([rank is not None and rank <= 1 for rank in ranks]),
         "recall@3": _mean([rank is not None and rank <= 3 for rank in ranks]),
         "mrr": _mean([1 / rank if rank else 0.0 for rank in ranks]),
-        "all shown": _mean([q.expected <= set(r) for q, r in several]),
+        "all shown": _mean([len(q.expected & set(r)) >= min(len(q.expected), k) for q, r in several])
+        if several else float("nan"),
+        "several expected": len(several),
         "answered": _mean([bool(r) for _, r in on_topic]),
         "rejected": _mean([not r for _, r in off_topic]),
         "abstention": round(correct_decisions / max(1, len(queries)), 4),
@@ -135,11 +139,11 @@ def retrieval_rankings(retriever: Retriever, queries: list[Query], k: int = 3) -
 
 def evaluate_retrieval(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, dict]:
     """score_rankings of every method of `retrieval_rankings`."""
-    return {method: score_rankings(queries, rankings) for method, rankings
+    return {method: score_rankings(queries, rankings, k) for method, rankings
             in retrieval_rankings(retriever, queries, k).items()}
 
 
-def subset_figures(queries: list[Query], rankings: list[list[str]]) -> dict[str, float]:
+def subset_figures(queries: list[Query], rankings: list[list[str]], k: int = 3) -> dict[str, float]:
     """Per kind and language: recall@1 / recall@3 / all shown for covered questions, the
     share answered (with a card that cannot be right) for the others."""
     figures: dict[str, float] = {}
@@ -149,7 +153,7 @@ def subset_figures(queries: list[Query], rankings: list[list[str]]) -> dict[str,
             if not pairs:
                 continue
             subset = [q for q, _ in pairs]
-            scored = score_rankings(subset, [r for _, r in pairs])
+            scored = score_rankings(subset, [r for _, r in pairs], k)
             if kind == "covered":
                 figures[f"{kind} {lang} recall@1"] = scored["recall@1"]
                 figures[f"{kind} {lang} recall@3"] = scored["recall@3"]

@@ -202,7 +202,7 @@ class Grader:
         embeds only what it lacks); `embeddings.passages` by default."""
         self.index = index
         self.embeddings = embeddings
-        self._embed_points = point_vectors or embeddings.passages
+        self.point_vectors = point_vectors or embeddings.passages
         self.config = config or GradingConfig()
         self.companions = companions
         self._point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
@@ -245,8 +245,9 @@ class Grader:
         return np.vstack([whole / max(float(np.linalg.norm(whole)), 1e-12), vectors])
 
     def prepare(self, card: Card) -> None:
-        """Do now what the first grade against `card` would: find its second reference and
-        embed both cards' points (kept for the next grades)."""
+        """Do now what the first grade against `card` would: find its second reference (one
+        query embedding) and get both cards' points' vectors (read from the shipped vectors
+        for shipped cards, embedded otherwise; kept for the next grades)."""
         for reference in (card, *self._companions_of(card)):
             self._points(self._points_of(reference))
 
@@ -373,7 +374,7 @@ class Grader:
             if cached is not None:
                 self._point_vectors.move_to_end(key)
                 return cached
-        vectors = self._embed_points(points)
+        vectors = self.point_vectors(points)
         with self._cache_lock:
             self._point_vectors[key] = vectors
             if len(self._point_vectors) > 512:

@@ -2,19 +2,21 @@
 
 One file per embedding model (only the default model's is shipped):
 `knowledge/vectors/<model id as a file name>.npz` holding the model id, the version of the
-package that computed the vectors, the first 16 bytes of each chunk text's SHA-256 (as
-uint8 rows: a fixed-width byte string would drop trailing zeros), and the chunk's vector in
+package that computed the vectors, the first 16 bytes of each text's SHA-256 (as uint8
+rows: a fixed-width byte string would drop trailing zeros), and the text's vector in
 float16, and the model's language offset
 measured on the shipped notes (`index.measure_language_offset`: the grader moves a text
 compared across languages by it when a learner's notes have no English renderings to
 measure their own). Besides the chunks, the file holds the cards' grading points
 (`grading.grading_points`, embedded on the same passage side), so the first grade against a
-shipped card embeds only the answer. A text whose exact text is in the file takes its
+shipped card embeds no point (only the answer, and the card's question once to find its
+second reference). A text whose exact text is in the file takes its
 vector from there instead of the model; everything else (the learner's own notes, uploads,
 edited cards) is embedded as before. A file from another model, another
 package version, or one that cannot be read is ignored (everything is embedded).
 
-Regenerate with `make vectors` (`python -m tutor.vectors`) after editing the notes: it
+Regenerate with `make vectors` (`python -m tutor.vectors`) after editing the notes, or the
+code that makes a card's grading points (`grading_points`, `notes.key_points`): it
 embeds the texts the file lacks and writes the vectors of exactly the current ones.
 `tests/unit/test_shipped_vectors.py` fails while a shipped chunk or point has no vector.
 """

@@ -242,15 +242,15 @@ def test_a_grade_embeds_each_sentence_once_and_not_the_whole_answer_again(slice_
     assert embedded == [GOOD, *answer_segments(GOOD)]
 
 
-def test_the_first_grade_against_a_shipped_card_embeds_only_the_answer(slice_tutor, e5, monkeypatch):
+def test_the_first_grade_against_a_shipped_card_embeds_no_point(slice_tutor, e5, monkeypatch):
     """The shipped notes' vectors file holds their cards' grading points too, so a grade
     against a shipped card (and its second reference) embeds no point; the grade is the one
     the model's own vectors give (the file's are float16)."""
-    fresh = Tutor(slice_tutor.settings, embeddings=e5)  # as in a new process: nothing cached
-    card = fresh.ask(QUESTION, k=1).hits[0].card
     passages: list[str] = []
     embed_passages = e5.passages
     monkeypatch.setattr(e5, "passages", lambda texts: passages.extend(texts) or embed_passages(texts))
+    fresh = Tutor(slice_tutor.settings, embeddings=e5)  # as in a new process: nothing cached
+    card = fresh.ask(QUESTION, k=1).hits[0].card
     grader = fresh.grader
     from_file = grader.grade(card, GOOD)
     assert passages == []

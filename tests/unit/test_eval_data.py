@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections import defaultdict
 
-from tutor.evaluation import card_key, load_graded_answers, load_queries
+from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, score_rankings
 from tutor.notes import load_notes
 
 from ..conftest import KNOWLEDGE, ROOT
@@ -88,3 +88,26 @@ def test_seed_grading_set_grades_the_learners_own_cards_and_is_check_only():
     assert len(answers) >= 50 and {a.card for a in answers} <= keys and len({a.card for a in answers}) >= 5
     assert {a.split for a in answers} == {"check"} and all(0 <= a.grade <= 5 for a in answers)
     assert sum(a.lang == "en" for a in answers) / len(answers) >= 0.35
+
+
+def test_scoring_of_rankings():
+    queries = [Query("a", frozenset({"x"})), Query("b", frozenset({"y"})), Query("c", frozenset())]
+    figures = score_rankings(queries, [["x", "z"], ["z", "w", "y"], []])
+    assert figures["recall@1"] == 0.5 and figures["recall@3"] == 1.0
+    assert figures["mrr"] == round((1 + 1 / 3) / 2, 4)
+    assert figures["rejected"] == 1.0 and figures["abstention"] == 1.0
+    assert figures["several expected"] == 0 and figures["all shown"] != figures["all shown"]  # NaN: none to count
+    figures = score_rankings(queries, [[], ["y"], ["x"]])
+    assert figures["recall@3"] == 0.5 and figures["answered"] == 0.5 and figures["rejected"] == 0.0
+    assert figures["abstention"] == round(1 / 3, 4)
+
+
+def test_all_shown_counts_the_queries_with_several_expected_cards():
+    same_question = frozenset({"own", "fuller"})
+    queries = [Query("d", same_question), Query("e", same_question), Query("f", frozenset({"x"}))]
+    figures = score_rankings(queries, [["fuller", "z", "own"], ["fuller", "z"], ["x"]])
+    assert figures["all shown"] == 0.5 and figures["several expected"] == 2 and figures["recall@1"] == 1.0
+    # more expected cards than hits: all k shown is all that can be shown
+    many = [Query("g", frozenset({"a", "b", "c", "d"}))]
+    assert score_rankings(many, [["a", "b", "c"]], k=3)["all shown"] == 1.0
+    assert score_rankings(many, [["a", "b", "z"]], k=3)["all shown"] == 0.0
