@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tutor.evaluation import evaluate_grading, load_graded_answers
+from tutor.evaluation import THIN_CARD_POINTS, evaluate_grading, load_graded_answers
 from tutor.grading import Grader
 from tutor.service import Tutor
 from tutor.settings import Settings
@@ -88,6 +88,12 @@ def main() -> None:
             print("previous grader's mean score by answer kind: "
                   + ", ".join(f"{k} {v}" for k, v in result["previous mean score by kind"].items()))
             print("our mean score by human grade: " + ", ".join(f"{k}: {v}" for k, v in by_grade.items()))
+            thin, wrong = result["grade-5 answers on thin cards"], result["fluent wrong answers"]
+            print(f"grade-5 answers on thin cards (<= {THIN_CARD_POINTS} points; issue 13: >= 80): "
+                  + (f"n {thin['n']}, mean {thin['mean']}, min {thin['min']}" if thin["n"] else "none"))
+            print("fluent wrong answers (issue 13: mean <= 25, none above 50): "
+                  + (f"n {wrong['n']}, mean {wrong['mean']}, max {wrong['max']}, above 50: {wrong['above 50']}"
+                     if wrong["n"] else "none"))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import jieba
 import numpy as np
 from scipy import stats
 
-from .grading import Grader
+from .grading import Grader, grading_points
 from .lexical import is_chinese
 from .notes import Card
 from .retrieval import Retriever
@@ -238,6 +238,16 @@ def spearman(x, y) -> float:
     return round(float(stats.spearmanr(x, y).statistic), 4)
 
 
+THIN_CARD_POINTS = 2
+WRONG_KINDS = ("wrong", "wrong-fluent")
+
+
+def _spread(scores: np.ndarray) -> dict:
+    if not len(scores):
+        return {"n": 0}
+    return {"n": len(scores), "mean": round(float(scores.mean()), 1), "min": int(scores.min()), "max": int(scores.max())}
+
+
 def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[GradedAnswer]) -> dict:
     """Agreement of our scores and of plain answer-reference cosine with the human grades."""
     by_key = {card_key(card): card for card in cards}
@@ -261,7 +271,15 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
 
     langs = np.array([a.lang for a in answers])
     kinds = np.array([a.kind for a in answers])
+    # issue 13's two bounds on single answers: a complete answer to a thin card (one that
+    # states at most THIN_CARD_POINTS checkable points) scores >= 80; a fluent wrong one
+    # (human grade <= 1, kind "wrong" or "wrong-fluent") averages <= 25, none above 50
+    thin = np.array([len(grading_points(by_key[a.card])) <= THIN_CARD_POINTS for a in answers])
+    complete_on_thin = ours[thin & (human == 5)]
+    wrong = ours[np.isin(kinds, WRONG_KINDS) & (human <= 1)]
     return {
+        "grade-5 answers on thin cards": _spread(complete_on_thin),
+        "fluent wrong answers": {**_spread(wrong), "above 50": int((wrong > 50).sum())},
         "all": figures(np.ones(len(answers), bool)),
         "zh": figures(langs == "zh"),
         "en": figures(langs == "en"),

@@ -98,12 +98,17 @@ def test_grading_harness_reports_agreement_next_to_cosine(slice_tutor):
     assert spearman([1, 2, 3, 4], [10, 20, 25, 40]) == 1.0
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
     key = "llm_interview_notes|为什么NLP不用BN？"
-    answers = [GradedAnswer(key, QUESTION, text, grade, "", "zh")
-               for text, grade in ((GOOD, 5), (PARTIAL, 3), (WRONG, 1), ("不知道", 0))]
+    answers = [GradedAnswer(key, QUESTION, text, grade, kind, "zh")
+               for text, grade, kind in ((GOOD, 5, "complete"), (PARTIAL, 3, "partial"), (WRONG, 1, "wrong-fluent"),
+                                         ("不知道", 0, "dont-know"))]
     result = evaluate_grading(slice_tutor.grader, slice_tutor.embeddings, slice_tutor.retriever.cards, answers)
     assert result["all"]["n"] == 4
     assert result["all"]["ours"]["spearman"] == 1.0
     assert set(result["all"]["cosine"]) == {"spearman", "pearson"}
+    wrong = slice_tutor.grader.grade(slice_tutor.ask(QUESTION, k=1).hits[0].card, WRONG, question=QUESTION).score
+    assert result["fluent wrong answers"] == {"n": 1, "mean": wrong, "min": wrong, "max": wrong,
+                                              "above 50": int(wrong > 50)}
+    assert result["grade-5 answers on thin cards"] == {"n": 0}  # the BN card states four points
 
 
 def test_a_notes_folder_with_one_card_still_grades_sensibly(tutor_for, notes_dir):
