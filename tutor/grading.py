@@ -205,7 +205,7 @@ class Grader:
         self.point_vectors = point_vectors or embeddings.passages
         self.config = config or GradingConfig()
         self.companions = companions
-        self._point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._recent_point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._companions: OrderedDict[str, tuple[Card, ...]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -370,15 +370,15 @@ class Grader:
         """Passage-side vectors of a card's key points, kept for the cards graded lately."""
         key = tuple(points)
         with self._cache_lock:
-            cached = self._point_vectors.get(key)
+            cached = self._recent_point_vectors.get(key)
             if cached is not None:
-                self._point_vectors.move_to_end(key)
+                self._recent_point_vectors.move_to_end(key)
                 return cached
         vectors = self.point_vectors(points)
         with self._cache_lock:
-            self._point_vectors[key] = vectors
-            if len(self._point_vectors) > 512:
-                self._point_vectors.popitem(last=False)
+            self._recent_point_vectors[key] = vectors
+            if len(self._recent_point_vectors) > 512:
+                self._recent_point_vectors.popitem(last=False)
         return vectors
 
     def _result(self, card: Card, question: str | None, score: int, covered: list[str], missed: list[str]) -> Grade:
