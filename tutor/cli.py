@@ -297,6 +297,12 @@ def _print_grade(grade) -> None:
         print(f"  ✓ {point}")
     for point in grade.missed:
         print(f"  ✗ {point}")
+    for other in grade.references[1:]:
+        print(f"also in your notes: {other.source}")
+        for point in other.covered:
+            print(f"  ✓ {point}")
+        for point in other.missed:
+            print(f"  ✗ {point}")
 
 
 def run_progress(args) -> int:

@@ -58,7 +58,7 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 
 import numpy as np
@@ -84,6 +84,16 @@ _NON_ANSWERS = re.compile(
 
 
 @dataclass(frozen=True)
+class ReferencePoints:
+    """One card's points as the answer made them or not."""
+
+    card_id: str
+    source: str
+    covered: list[str]
+    missed: list[str]
+
+
+@dataclass(frozen=True)
 class Grade:
     question: str
     card_id: str
@@ -93,9 +103,18 @@ class Grade:
     missed: list[str]
     reference: str
     source: str
+    # every card the answer was graded against, the one whose grade counts (`card_id`) first:
+    # the learner's own card and a fuller one on the same question, so feedback can say
+    # which note each covered or missed point comes from. Points the first card also makes
+    # are not repeated.
+    references: list[ReferencePoints] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON contract (`grade --json`, the HTTP API): `references` is for the chat and
+        the command line's text output, so tools that read the contract's keys see no change."""
+        data = asdict(self)
+        del data["references"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -222,7 +241,10 @@ class Grader:
         views = self._views(answer, self._answer_vectors(answer))
         grades = [self._grade_against(reference, answer, question, views, answer_terms)
                   for reference in (card, *self._companions_of(card))]
-        return max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
+        best = max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
+        # Its score counts alone: grading against the union of both cards' points would mark
+        # a complete answer to the learner's short card down for the fuller card's extras.
+        return replace(best, references=_references(best, [g for g in grades if g is not best]))
 
     def _answer_vectors(self, answer: str) -> np.ndarray:
         """The answer's vectors (query side): the whole answer, then each of its sentences.
@@ -392,7 +414,20 @@ class Grader:
             missed=missed,
             reference=card.answer,
             source=card.citation,
+            references=[ReferencePoints(card.id, card.citation, covered, missed)],
         )
+
+
+def _references(best: Grade, others: list[Grade]) -> list[ReferencePoints]:
+    shown = set(best.covered) | set(best.missed)
+    references = list(best.references)
+    for other in others:
+        covered = [p for p in other.covered if p not in shown]
+        missed = [p for p in other.missed if p not in shown]
+        shown.update(covered + missed)
+        if covered or missed:
+            references.append(ReferencePoints(other.card_id, other.source, covered, missed))
+    return references
 
 
 def _language(point: str, card_language: bool) -> bool:

@@ -90,6 +90,15 @@ def test_grade_json_and_batch(full_index, tmp_path):
     assert set(grade) == {"question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
     assert isinstance(grade["score"], int) and grade["score"] > 0
 
+    # in text, a question two notes answer (the seed's card, the team's MQA card) shows
+    # both notes' points, the second under its own source
+    result = run(["grade", "--question", "KV Cache 和 MQA", "--answer",
+                  "缓存之前 token 的 K 和 V，解码时不用重算；MQA 让所有头共享一组 K、V，缓存小很多。"], data)
+    assert result.returncode == 0, result.stderr
+    matched, also = (line for line in result.stdout.splitlines() if line.startswith(("matched:", "also in your notes:")))
+    files = {line.split(":", 1)[1].strip().split(":")[0] for line in (matched, also)}
+    assert files == {"llm_interview_notes.md", "attention.md"}
+
     batch = tmp_path / "answers.jsonl"
     batch.write_text(
         json.dumps({"question": "什么是 LoRA？", "answer": "冻结原权重，训练低秩矩阵 A、B，ΔW=BA"}, ensure_ascii=False) + "\n"

@@ -156,6 +156,13 @@ def test_an_answer_is_graded_against_the_fuller_card_on_the_same_question_too(sl
     assert both.score > alone.score + 15 and both.score >= 30  # 49 vs 26 on the whole knowledge/ (narrower baseline here)
     assert both.card_id != seed_card.id and both.source.startswith("attention.md:")  # which card the points are from
     assert set(both.covered + both.missed) == set(grading_points(slice_tutor.card(both.card_id)))
+    # the feedback names both notes: the counting card's points first, then what the
+    # learner's own card adds, under its own source
+    first, own = both.references
+    assert (first.card_id, first.covered, first.missed) == (both.card_id, both.covered, both.missed)
+    assert own.card_id == seed_card.id and own.source == seed_card.citation
+    assert set(own.covered + own.missed) == set(grading_points(seed_card)) - set(both.covered + both.missed)
+    assert alone.references == [type(own)(seed_card.id, seed_card.citation, alone.covered, alone.missed)]
     # a wrong answer gains nothing from a second reference
     wrong = "The KV cache stores the model's weights on disk, and MQA adds more key and value heads so decoding is more accurate."
     assert slice_tutor.grader.grade(seed_card, wrong).score < 40

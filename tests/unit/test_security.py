@@ -13,10 +13,11 @@ import pytest
 from tutor.errors import Busy, InputError
 from tutor.export import attempts_csv_text
 from tutor.files import file_stem
+from tutor.grading import Grade, ReferencePoints
 from tutor.limits import MAX_TEXT_CHARS, LoginThrottle, RequestLimiter, check_text
 from tutor.notes import parse_markdown
 from tutor.progress import Attempt
-from tutor.ui.render import card_html, cell_html, escape, inline_html, markdown_html
+from tutor.ui.render import card_html, cell_html, escape, grade_html, inline_html, markdown_html
 
 from ..conftest import HOSTILE_NOTES
 
@@ -66,6 +67,21 @@ def test_every_hostile_note_renders_as_inert_text():
     shown = _inert(markdown_html(cards[0].answer))
     assert '<img src="http://evil.test/img.png" onerror="window.__pwned = 1">' in shown
     assert '<svg><image href="http://evil.test/svg-image.png"/></svg>' in shown
+
+
+def test_grade_feedback_shows_each_notes_points_under_its_source_as_inert_text():
+    evil = '<img src=x onerror="window.__pwned = 1">'
+    counted = ReferencePoints("team#1", "team.md:3", ["K 和 V 被缓存"], [f"MQA {evil}"])
+    own = ReferencePoints("mine#2", f"mine{evil}.md:9", [], [f"我的要点 {evil}"])
+    fields = ("KV Cache?", "team#1", 60, "部分正确 partial", counted.covered, counted.missed, "ref", "team.md:3")
+    html = grade_html(Grade(*fields, [counted, own]))
+    parser = _Tags()
+    parser.feed(html)
+    assert {tag for tag, _ in parser.tags} <= ALLOWED_TAGS | {"details", "summary"}  # no <img>
+    shown = "".join(parser.text)
+    assert shown.index("K 和 V 被缓存") < shown.index("also in your notes") < shown.index(f"mine{evil}.md:9")
+    assert f"✗ 我的要点 {evil}" in shown
+    assert "also in your notes" not in grade_html(Grade(*fields, [counted]))
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -198,6 +198,10 @@ def grade_html(grade: Grade, not_saved: str | None = None) -> str:
         parts.append(f"<p>✗ 遗漏的要点 missed:</p>\n<ul>{items}</ul>")
     parts.append(f"<details><summary>参考答案 reference ({escape(grade.source)})</summary>\n"
                  f"{markdown_html(grade.reference)}\n</details>")
+    for other in grade.references[1:]:  # the other note on the same question, its own points
+        items = "".join([*(f"<li>✓ {inline_html(p)}</li>" for p in other.covered),
+                         *(f"<li>✗ {inline_html(p)}</li>" for p in other.missed)])
+        parts.append(f"<p>笔记里同一问题的另一份回答 also in your notes ({escape(other.source)}):</p>\n<ul>{items}</ul>")
     if not_saved:
         parts.append(paragraph(f"⚠ 这次作答没有保存到进度 not saved to your progress: {not_saved}"))
     return "\n".join(parts)
