@@ -22,9 +22,14 @@ is read relative to a baseline measured for this very answer:
    them.
 3. Being on topic is not making a point: an answer that talks around the question with the
    right vocabulary (or says wrong things about it) resembles the question about as much
-   as the points. So each text's z-score against a point is lowered by `question_discount`
-   times its z-score against the card's own question chunk (when positive); what is left
-   is what the text says beyond the question.
+   as the points. So each text's z-score against a point is lowered by its z-score against
+   the card's own question chunk (when positive) times the point's **question share**: how
+   much of the point is the question, the cosine of point and question after both are
+   centred on the mean of the notes' other text in the card's language (e5 vectors share
+   one large common direction, which uncentred cosines mostly measure). A point that
+   restates the question ("A stack is a data structure that ...") is discounted nearly
+   fully, one that adds a fact the question does not name barely; what is left is what the
+   text says beyond the question.
    A key point's evidence is its best such score over the sentences (points are embedded
    on the passage side, like the chunks they are compared with). Evidence between
    `point_floor` and `point_full` counts proportionally; a point is shown as covered
@@ -125,8 +130,9 @@ class GradingConfig:
     point_full: float = 8.0  # evidence above this is a fully made point
     point_shown: float = 4.5  # shown as "covered" from here
     full_marks: float = 0.7  # coverage that earns 100
-    # share of a text's similarity to the card's question that is subtracted from its
-    # similarity to each point (step 3 of the module doc)
+    # the previous grader's fixed share of a text's similarity to the card's question that
+    # is subtracted from its similarity to each point; the grader measures it per point
+    # (step 3 of the module doc, `Grader._question_shares`)
     question_discount: float = 0.2
     copy_share: float = 0.75  # share of the answer's terms taken from the question
     # e5 aligns languages imperfectly: the same content scores about this much lower in
@@ -226,6 +232,7 @@ class Grader:
         self.companions = companions
         self._recent_point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._companions: OrderedDict[str, tuple[Card, ...]] = OrderedDict()
+        self._recent_question_shares: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
@@ -268,10 +275,11 @@ class Grader:
 
     def prepare(self, card: Card) -> None:
         """Do now what the first grade against `card` would: find its second reference (one
-        query embedding) and get both cards' points' vectors (read from the shipped vectors
-        for shipped cards, embedded otherwise; kept for the next grades)."""
+        query embedding), get both cards' points' vectors (read from the shipped vectors
+        for shipped cards, embedded otherwise) and their question shares; all kept for the
+        next grades."""
         for reference in (card, *self._companions_of(card)):
-            self._points(self._points_of(reference))
+            self._question_shares(reference, self._points_of(reference))
 
     def _grade_against(self, card: Card, answer: str, question: str | None, views: dict[bool, _View],
                        answer_terms: set[str]) -> Grade:
@@ -291,7 +299,8 @@ class Grader:
         question_baseline, question_spread = baselines[question_language]
         question_z = ((views[question_language].vectors @ self._question_vector(card) - question_baseline)
                       / question_spread)
-        point_z = point_z - self.config.question_discount * np.maximum(question_z, 0.0)[:, None]
+        shares = self._question_shares(card, points) if self.config.whole_notes else self.config.question_discount
+        point_z = point_z - shares * np.maximum(question_z, 0.0)[:, None]
         evidence = point_z.max(axis=0)
         evidence = evidence * views[card_language].boost
         config = self.config
@@ -357,6 +366,37 @@ class Grader:
         if len(chunks) < MIN_BASELINE_CHUNKS:  # a tiny notes folder: lean on everyday chatter too
             scores = np.hstack([scores, view.vectors @ off_topic_vectors(self.embeddings).T])
         return scores.mean(axis=1), scores.std(axis=1) + 1e-6
+
+    def _question_shares(self, card: Card, points: list[str]) -> np.ndarray:
+        """Per point, how much of it is the card's question (step 3): their cosine once both
+        are centred on the mean of the notes' other text in the card's language, clipped to
+        0-1. Kept per card with its point vectors.
+
+        Why centred: every e5 vector shares one large direction, so any two texts have
+        cosine 0.7-0.9 and an uncentred share would discount every point alike. Why a share
+        rather than one constant: a fixed 0.2, chosen on the team's cards (whose bullets
+        rarely restate their question), let answers that only restate the question score
+        40-45 on course quizzes whose one-sentence references do restate it (bench/data/
+        grading_shortanswer.jsonl, dev split)."""
+        key = (card.id, card.question, *points)
+        with self._cache_lock:
+            known = self._recent_question_shares.get(key)
+        if known is not None:
+            return known
+        chinese = is_chinese(card.answer)
+        if len(self.index.chunks_not_of(card.id, chinese=chinese)) < MIN_BASELINE_CHUNKS:
+            chinese = None  # too little text in that language: all the notes' text, as the baseline does
+        centre = self.index.mean_chunk_not_of(card.id, chinese=chinese).astype(np.float32)
+        centred_points = self._points(points) - centre
+        centred_question = self._question_vector(card) - centre
+        cosines = centred_points @ centred_question / np.maximum(
+            np.linalg.norm(centred_points, axis=1) * np.linalg.norm(centred_question), 1e-9)
+        shares = np.clip(cosines, 0.0, 1.0)
+        with self._cache_lock:
+            self._recent_question_shares[key] = shares
+            if len(self._recent_question_shares) > 512:
+                self._recent_question_shares.popitem(last=False)
+        return shares
 
     def _question_vector(self, card: Card) -> np.ndarray:
         """The card's question chunk as indexed (embedded on the fly for a card not in it)."""

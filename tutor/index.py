@@ -305,6 +305,29 @@ class Index:
             return np.flatnonzero(others & ~self._rendering)
         return np.flatnonzero(others & (self._chunk_is_chinese == chinese))
 
+    def mean_chunk_not_of(self, card_id: str, chinese: bool | None = None) -> np.ndarray:
+        """The mean vector of the chunks `chunks_not_of(card_id, chinese)` selects: the
+        centre of the notes' other text, from sums kept per language (no pass over the
+        chunks per card)."""
+        total, count = self._chunk_sums[chinese]
+        position = self.positions.get(card_id)
+        if position is not None:
+            own = np.arange(self._first_chunk[position], self._chunk_end[position])
+            own = own[self._chunk_selected(chinese)[own]]
+            total, count = total - self.chunk_vectors[own].sum(axis=0), count - len(own)
+        return total / max(count, 1)
+
+    def _chunk_selected(self, chinese: bool | None) -> np.ndarray:
+        return ~self._rendering if chinese is None else self._chunk_is_chinese == chinese
+
+    @functools.cached_property
+    def _chunk_sums(self) -> dict[bool | None, tuple[np.ndarray, int]]:
+        sums = {}
+        for chinese in (None, True, False):
+            selected = self._chunk_selected(chinese)
+            sums[chinese] = (self.chunk_vectors[selected].sum(axis=0, dtype=np.float64), int(selected.sum()))
+        return sums
+
     @functools.cached_property
     def _chunk_is_chinese(self) -> np.ndarray:
         return self.card_is_chinese[self.chunk_card] & ~self._rendering

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import copy
+import shutil
 
+import numpy as np
 import pytest
 
-from tutor.grading import Grader, answer_segments, grading_points
+from tutor.grading import Grader, GradingConfig, answer_segments, grading_points
 from tutor.service import Tutor
+
+from ..conftest import ROOT, make_tutor
 
 QUESTION = "为什么NLP不用BN？"
 GOOD = (
@@ -268,3 +272,46 @@ def test_the_first_grade_against_a_shipped_card_embeds_no_point(slice_tutor, e5,
     assert passages == []
     embedded = Grader(grader.index, e5, companions=grader.companions).grade(card, GOOD)
     assert passages and abs(from_file.score - embedded.score) <= 1 and from_file.covered == embedded.covered
+
+
+RESTATED_AND_ANSWERED = {  # a course quiz's one-sentence references restate their question
+    "What is a stack?": (
+        "A stack is a kind of data structure that stacks data on top of each other in the stack.",
+        "Last in, first out: you push onto the top and pop from the top, and both take constant time."),
+    "What is a page fault?": (
+        "A page fault is a fault that happens with pages in memory.",
+        "The program touches a virtual page that is not in RAM; the MMU traps to the OS, which loads the page from "
+        "disk, updates the page table and restarts the instruction."),
+    "What is a mutex and why is it needed?": (
+        "A mutex is a mutex lock that is used in threads when it is needed.",
+        "A lock only one thread can hold at a time, so two threads cannot run the critical section together and "
+        "corrupt shared data (a race condition)."),
+}
+
+
+def test_a_point_is_discounted_by_how_much_of_it_is_the_question(tmp_path_factory, e5):
+    """Notes in another person's style (an English CS course quiz, one-sentence references
+    that restate their question): with the previous fixed discount (0.2 of the question's
+    z-score) an answer that only restates the question scored 59-78, level with a real
+    answer. The discount measured per point (its centred cosine with the question) takes
+    20+ points from the restatement and almost nothing from the real answer."""
+    knowledge = tmp_path_factory.mktemp("course-notes")
+    shutil.copy(ROOT / "bench" / "data" / "shortanswer_notes" / "cs_course_en.md", knowledge)
+    tutor = make_tutor(knowledge, tmp_path_factory.mktemp("course-data"), e5)
+    tutor.ingest()
+    grader = tutor.grader
+    cards = {card.question: card for card in tutor.retriever.cards}
+    stack = cards["What is a stack?"]
+    definition, constant_time = grader._question_shares(stack, grading_points(stack))
+    assert definition > 0.3 and definition > constant_time + 0.3  # "A stack is a ... structure" vs "O(1) push / pop"
+
+    measured = {q: [grader.grade(cards[q], text).score for text in texts] for q, texts in RESTATED_AND_ANSWERED.items()}
+    grader._question_shares = lambda card, points: GradingConfig().question_discount  # the fixed share, as before
+    fixed = {q: [grader.grade(cards[q], text).score for text in texts] for q, texts in RESTATED_AND_ANSWERED.items()}
+    for question in RESTATED_AND_ANSWERED:
+        (restated, answered), (restated_before, answered_before) = measured[question], fixed[question]
+        assert restated <= restated_before - 20, (question, measured, fixed)
+        assert answered >= answered_before - 10, (question, measured, fixed)
+    margin = np.mean([answered - restated for restated, answered in measured.values()])
+    margin_before = np.mean([answered - restated for restated, answered in fixed.values()])
+    assert margin >= 20 and margin_before < 10, (measured, fixed)

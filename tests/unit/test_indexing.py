@@ -192,6 +192,24 @@ def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeyp
     assert Index.build(cards, vectors, chunk_card).language_offset is None
 
 
+def test_the_centre_of_the_other_cards_text_is_the_mean_of_the_chunks_the_baseline_reads():
+    """`mean_chunk_not_of` (the grader's centre for question shares) equals the mean over
+    `chunks_not_of` for every card and language, renderings counting as English."""
+    from tutor.index import Index
+    from tutor.notes import Card
+
+    cards = [Card("a#1", "问题？", "中文的回答。", ("中文的回答。",), (), "a.md", 1, english="Question?"),
+             Card("b#1", "What is it?", "An English answer.", ("An English answer.",), (), "b.md", 1),
+             Card("c#1", "另一个问题？", "另一段中文回答。", ("另一段中文回答。",), (), "c.md", 1)]
+    chunk_card = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    vectors = np.random.default_rng(7).normal(size=(len(chunk_card), 5)).astype(np.float32)
+    index = Index.build(cards, vectors, chunk_card)
+    for card in [*cards, Card("new#1", "?", "x", ("x",), (), "n.md", 1)]:  # a card not in the index too
+        for chinese in (None, True, False):
+            chunks = index.chunks_not_of(card.id, chinese=chinese)
+            assert index.mean_chunk_not_of(card.id, chinese=chinese) == pytest.approx(vectors[chunks].mean(axis=0), abs=1e-5)
+
+
 def test_in_notes_without_renderings_a_chinese_card_is_scored_on_a_virtual_one():
     """Its question chunk moved by the model's language offset, counted like a rendering,
     in a full scan and in the nearest-chunks path alike; not for an English question, not
