@@ -52,7 +52,8 @@ is read relative to a baseline measured for this very answer:
    stand out from the baseline, so they earn (nearly) nothing.
 
 The few constants are global (no per-card tuning), chosen on the dev sets
-(bench/data/grading_dev.jsonl, the dev split of grading_prose.jsonl); bench/eval_grading.py
+(bench/data/grading_dev.jsonl, the dev splits of grading_prose.jsonl and
+grading_shortanswer.jsonl); bench/eval_grading.py
 prints the agreement with human grades next to the previous grader and plain cosine.
 """
 from __future__ import annotations

@@ -56,6 +56,22 @@ def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
     assert {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
 
 
+def test_course_quiz_grading_set_names_cards_of_its_notes_and_splits_by_question():
+    """bench/data/SHORTANSWER.md: 24 questions per language, 10 answers each, half the
+    questions of each language dev, every answer of a question in its question's split."""
+    answers = load_graded_answers(DATA / "grading_shortanswer.jsonl")
+    cards = load_notes(DATA / "shortanswer_notes").cards
+    assert {a.card for a in answers} == {card_key(card) for card in cards} and len(cards) == 48
+    splits = defaultdict(set)
+    for answer in answers:
+        splits[answer.card].add(answer.split)
+    assert all(len(s) == 1 for s in splits.values())
+    for lang in ("en", "zh"):
+        questions = {a.card: a.split for a in answers if a.lang == lang}
+        assert len(questions) == 24 and sorted(questions.values()).count("dev") == 12
+    assert len(answers) == 480 and {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
+
+
 def test_notes_without_renderings_keep_every_card_but_its_english_question(tmp_path):
     """`eval_retrieval.py --without-renderings` measures notes as a learner writes them: the
     same cards (ids, questions, answers, difficulty, tags), none with an English rendering."""
