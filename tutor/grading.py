@@ -27,9 +27,11 @@ is read relative to a baseline measured for this very answer:
    much of the point is the question, the cosine of point and question after both are
    centred on the mean of the notes' other text in the card's language (e5 vectors share
    one large common direction, which uncentred cosines mostly measure). A point that
-   restates the question ("A stack is a data structure that ...") is discounted nearly
-   fully, one that adds a fact the question does not name barely; what is left is what the
-   text says beyond the question.
+   restates the question ("A stack is a data structure that ...") is discounted about half
+   (share 0.5), one that adds a fact the question does not name hardly at all; what is
+   left is what the text says beyond the question. In a notes folder too small to centre
+   on (under MIN_BASELINE_CHUNKS chunks of other cards) the share is the fixed
+   `question_discount` of the previous grader.
    A key point's evidence is its best such score over the sentences (points are embedded
    on the passage side, like the chunks they are compared with). Evidence between
    `point_floor` and `point_full` counts proportionally; a point is shown as covered
@@ -323,8 +325,11 @@ class Grader:
         return grading_points(card) if self.config.whole_notes else list(card.key_points) or [card.answer]
 
     def _companions_of(self, card: Card) -> tuple[Card, ...]:
-        """The cards the notes give for `card`'s question besides it (asked once per card)."""
-        if self.companions is None or not self.config.whole_notes or card.id not in self.index.positions:
+        """The cards the notes give for `card`'s question besides it (asked once per card).
+        None for a card that is not as indexed: a follow-up's one-point card (`followups.
+        point_card`) is graded against that point alone."""
+        indexed = self.index.card(card.id)
+        if self.companions is None or not self.config.whole_notes or indexed is None or indexed.answer != card.answer:
             return ()
         with self._cache_lock:
             known = self._companions.get(card.id)
@@ -371,28 +376,36 @@ class Grader:
     def _question_shares(self, card: Card, points: list[str]) -> np.ndarray:
         """Per point, how much of it is the card's question (step 3): their cosine once both
         are centred on the mean of the notes' other text in the card's language, clipped to
-        0-1. Kept per card with its point vectors.
+        0-1; the fixed `question_discount` when the notes hold too little other text to
+        centre on. Kept for the cards graded lately.
 
         Why centred: every e5 vector shares one large direction, so any two texts have
         cosine 0.7-0.9 and an uncentred share would discount every point alike. Why a share
         rather than one constant: a fixed 0.2, chosen on the team's cards (whose bullets
-        rarely restate their question), let answers that only restate the question score
-        40-45 on course quizzes whose one-sentence references do restate it (bench/data/
-        grading_shortanswer.jsonl, dev split)."""
-        key = (card.id, card.question, *points)
+        rarely restate their question), let answers that only restate the question (kind
+        "vague", human grade 1) score 44 on average on course quizzes whose one-sentence
+        references do restate it (bench/data/grading_shortanswer.jsonl, dev split, the
+        quizzes' notes alone)."""
+        key = (card.id, question_text(card), *points)
         with self._cache_lock:
             known = self._recent_question_shares.get(key)
-        if known is not None:
-            return known
+            if known is not None:
+                self._recent_question_shares.move_to_end(key)
+                return known
         chinese = is_chinese(card.answer)
         if len(self.index.chunks_not_of(card.id, chinese=chinese)) < MIN_BASELINE_CHUNKS:
             chinese = None  # too little text in that language: all the notes' text, as the baseline does
-        centre = self.index.mean_chunk_not_of(card.id, chinese=chinese).astype(np.float32)
-        centred_points = self._points(points) - centre
-        centred_question = self._question_vector(card) - centre
-        cosines = centred_points @ centred_question / np.maximum(
-            np.linalg.norm(centred_points, axis=1) * np.linalg.norm(centred_question), 1e-9)
-        shares = np.clip(cosines, 0.0, 1.0)
+        if len(self.index.chunks_not_of(card.id, chinese=chinese)) < MIN_BASELINE_CHUNKS:
+            # no centre to speak of: the mean of a few chunks (or of none) leaves e5's common
+            # direction in both vectors and every share near their plain cosine, ~0.8
+            shares = np.full(len(points), self.config.question_discount)
+        else:
+            centre = self.index.mean_chunk_not_of(card.id, chinese=chinese).astype(np.float32)
+            centred_points = self._points(points) - centre
+            centred_question = self._question_vector(card) - centre
+            cosines = centred_points @ centred_question / np.maximum(
+                np.linalg.norm(centred_points, axis=1) * np.linalg.norm(centred_question), 1e-9)
+            shares = np.clip(cosines, 0.0, 1.0)
         with self._cache_lock:
             self._recent_question_shares[key] = shares
             if len(self._recent_question_shares) > 512:

@@ -307,13 +307,13 @@ class Index:
 
     def mean_chunk_not_of(self, card_id: str, chinese: bool | None = None) -> np.ndarray:
         """The mean vector of the chunks `chunks_not_of(card_id, chinese)` selects: the
-        centre of the notes' other text, from sums kept per language (no pass over the
-        chunks per card)."""
+        centre of the notes' other text, from sums kept per language (only the card's own
+        chunks are read per call)."""
         total, count = self._chunk_sums[chinese]
         position = self.positions.get(card_id)
         if position is not None:
             own = np.arange(self._first_chunk[position], self._chunk_end[position])
-            own = own[self._chunk_selected(chinese)[own]]
+            own = own[~self._rendering[own] if chinese is None else self._chunk_is_chinese[own] == chinese]
             total, count = total - self.chunk_vectors[own].sum(axis=0), count - len(own)
         return total / max(count, 1)
 

@@ -292,7 +292,7 @@ RESTATED_AND_ANSWERED = {  # a course quiz's one-sentence references restate the
 def test_a_point_is_discounted_by_how_much_of_it_is_the_question(tmp_path_factory, e5):
     """Notes in another person's style (an English CS course quiz, one-sentence references
     that restate their question): with the previous fixed discount (0.2 of the question's
-    z-score) an answer that only restates the question scored 59-78, level with a real
+    z-score) each of the three restating answers below scored 59-78, level with a real
     answer. The discount measured per point (its centred cosine with the question) takes
     20+ points from the restatement and almost nothing from the real answer."""
     knowledge = tmp_path_factory.mktemp("course-notes")

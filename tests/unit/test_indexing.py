@@ -210,6 +210,50 @@ def test_the_centre_of_the_other_cards_text_is_the_mean_of_the_chunks_the_baseli
             assert index.mean_chunk_not_of(card.id, chinese=chinese) == pytest.approx(vectors[chunks].mean(axis=0), abs=1e-5)
 
 
+def test_question_shares_and_second_references_without_the_model():
+    """Grading step 3 without the model: the share of a point that repeats its card's
+    question is ~1, of one orthogonal to it after centring ~0; with fewer than
+    MIN_BASELINE_CHUNKS chunks of other cards there is no centre, and the previous fixed
+    discount is used."""
+    from tutor.followups import point_card
+    from tutor.grading import MIN_BASELINE_CHUNKS, Grader, GradingConfig
+    from tutor.index import Index
+    from tutor.notes import Card
+
+    rng = np.random.default_rng(3)
+    common = rng.normal(size=16) * 4  # e5's shared direction: every raw cosine is high
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    def build(others: int):
+        cards = [Card(f"c#{i}", f"Question {i}?", f"Answer {i}.", (f"Answer {i}.",), (), "c.md", i) for i in range(others + 1)]
+        vectors = np.stack([unit(common + rng.normal(size=16)) for _ in range(2 * len(cards))])
+        return Index.build(cards, vectors, np.repeat(np.arange(len(cards)), 2)), cards[0]
+
+    index, card = build(others=MIN_BASELINE_CHUNKS)
+    question = index.question_vector(0)
+    centre = index.mean_chunk_not_of(card.id, chinese=False)
+    aside = rng.normal(size=16)
+    aside -= (aside @ (question - centre)) / np.sum((question - centre) ** 2) * (question - centre)  # orthogonal once centred
+    points = {"the question again": question, "something else": unit(centre + 0.3 * aside / np.linalg.norm(aside))}
+    grader = Grader(index, None, point_vectors=lambda texts: np.stack([points[t] for t in texts]))
+    again, other = grader._question_shares(card, list(points))
+    assert again == pytest.approx(1.0, abs=1e-3) and other == pytest.approx(0.0, abs=0.02)
+    assert float(points["something else"] @ question) > 0.5  # uncentred, the two look alike
+
+    # a follow-up's one-point card (same id, one point as its answer) has no second reference
+    fuller = index.cards[1]
+    grader.companions = lambda asked: [fuller]
+    assert grader._companions_of(card) == (fuller,)
+    assert grader._companions_of(point_card(card, "Answer 0.")) == (fuller,)  # the same text: as indexed
+    assert grader._companions_of(point_card(card, "one point of it")) == ()
+
+    tiny, card = build(others=2)
+    grader = Grader(tiny, None, point_vectors=lambda texts: np.stack([tiny.question_vector(0)] * len(texts)))
+    assert list(grader._question_shares(card, ["a", "b"])) == [GradingConfig().question_discount] * 2
+
+
 def test_in_notes_without_renderings_a_chinese_card_is_scored_on_a_virtual_one():
     """Its question chunk moved by the model's language offset, counted like a rendering,
     in a full scan and in the nearest-chunks path alike; not for an English question, not

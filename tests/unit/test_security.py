@@ -82,6 +82,8 @@ def test_grade_feedback_shows_each_notes_points_under_its_source_as_inert_text()
     assert shown.index("K 和 V 被缓存") < shown.index("also in your notes") < shown.index(f"mine{evil}.md:9")
     assert f"✗ 我的要点 {evil}" in shown
     assert "also in your notes" not in grade_html(Grade(*fields, [counted]))
+    assert set(Grade(*fields, [counted, own]).to_dict()) == {  # the JSON contract is unchanged
+        "question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
 
 
 @pytest.mark.parametrize("source, expected", [
