@@ -392,15 +392,15 @@ class Grader:
             if known is not None:
                 self._recent_question_shares.move_to_end(key)
                 return known
-        chinese = is_chinese(card.answer)
-        if len(self.index.chunks_not_of(card.id, chinese=chinese)) < MIN_BASELINE_CHUNKS:
-            chinese = None  # too little text in that language: all the notes' text, as the baseline does
-        if len(self.index.chunks_not_of(card.id, chinese=chinese)) < MIN_BASELINE_CHUNKS:
+        centre, count = self.index.mean_chunk_not_of(card.id, chinese=is_chinese(card.answer))
+        if count < MIN_BASELINE_CHUNKS:  # too little text in that language: all the notes' text, as the baseline does
+            centre, count = self.index.mean_chunk_not_of(card.id)
+        if count < MIN_BASELINE_CHUNKS:
             # no centre to speak of: the mean of a few chunks (or of none) leaves e5's common
             # direction in both vectors and every share near their plain cosine, ~0.8
             shares = np.full(len(points), self.config.question_discount)
         else:
-            centre = self.index.mean_chunk_not_of(card.id, chinese=chinese).astype(np.float32)
+            centre = centre.astype(np.float32)
             centred_points = self._points(points) - centre
             centred_question = self._question_vector(card) - centre
             cosines = centred_points @ centred_question / np.maximum(

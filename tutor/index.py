@@ -300,33 +300,32 @@ class Index:
         questions. With it: only text in that language, the renderings counting as English
         (in notes written in Chinese they are most of the English text there is)."""
         position = self.positions.get(card_id)
-        others = self.chunk_card != position if position is not None else np.ones(len(self.chunk_card), bool)
-        if chinese is None:
-            return np.flatnonzero(others & ~self._rendering)
-        return np.flatnonzero(others & (self._chunk_is_chinese == chinese))
+        selected = self._chunk_masks[chinese]
+        if position is None:
+            return np.flatnonzero(selected)
+        return np.flatnonzero(selected & (self.chunk_card != position))
 
-    def mean_chunk_not_of(self, card_id: str, chinese: bool | None = None) -> np.ndarray:
-        """The mean vector of the chunks `chunks_not_of(card_id, chinese)` selects: the
-        centre of the notes' other text, from sums kept per language (only the card's own
-        chunks are read per call)."""
+    def mean_chunk_not_of(self, card_id: str, chinese: bool | None = None) -> tuple[np.ndarray, int]:
+        """The mean vector of the chunks `chunks_not_of(card_id, chinese)` selects (the
+        centre of the notes' other text) and how many they are, from sums kept per
+        language: only the card's own chunks are read per call."""
         total, count = self._chunk_sums[chinese]
         position = self.positions.get(card_id)
         if position is not None:
             own = np.arange(self._first_chunk[position], self._chunk_end[position])
-            own = own[~self._rendering[own] if chinese is None else self._chunk_is_chinese[own] == chinese]
+            own = own[self._chunk_masks[chinese][own]]
             total, count = total - self.chunk_vectors[own].sum(axis=0), count - len(own)
-        return total / max(count, 1)
+        return total / max(count, 1), count
 
-    def _chunk_selected(self, chinese: bool | None) -> np.ndarray:
-        return ~self._rendering if chinese is None else self._chunk_is_chinese == chinese
+    @functools.cached_property
+    def _chunk_masks(self) -> dict[bool | None, np.ndarray]:
+        """Which chunks `chunks_not_of` reads, per `chinese` value (before leaving a card out)."""
+        return {None: ~self._rendering, True: self._chunk_is_chinese, False: ~self._chunk_is_chinese}
 
     @functools.cached_property
     def _chunk_sums(self) -> dict[bool | None, tuple[np.ndarray, int]]:
-        sums = {}
-        for chinese in (None, True, False):
-            selected = self._chunk_selected(chinese)
-            sums[chinese] = (self.chunk_vectors[selected].sum(axis=0, dtype=np.float64), int(selected.sum()))
-        return sums
+        return {chinese: (self.chunk_vectors[mask].sum(axis=0, dtype=np.float64), int(mask.sum()))
+                for chinese, mask in self._chunk_masks.items()}
 
     @functools.cached_property
     def _chunk_is_chinese(self) -> np.ndarray:

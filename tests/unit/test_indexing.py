@@ -193,8 +193,8 @@ def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeyp
 
 
 def test_the_centre_of_the_other_cards_text_is_the_mean_of_the_chunks_the_baseline_reads():
-    """`mean_chunk_not_of` (the grader's centre for question shares) equals the mean over
-    `chunks_not_of` for every card and language, renderings counting as English."""
+    """`mean_chunk_not_of` (the grader's centre for question shares) equals the mean and
+    count of `chunks_not_of` for every card and language, renderings counting as English."""
     from tutor.index import Index
     from tutor.notes import Card
 
@@ -207,7 +207,8 @@ def test_the_centre_of_the_other_cards_text_is_the_mean_of_the_chunks_the_baseli
     for card in [*cards, Card("new#1", "?", "x", ("x",), (), "n.md", 1)]:  # a card not in the index too
         for chinese in (None, True, False):
             chunks = index.chunks_not_of(card.id, chinese=chinese)
-            assert index.mean_chunk_not_of(card.id, chinese=chinese) == pytest.approx(vectors[chunks].mean(axis=0), abs=1e-5)
+            mean, count = index.mean_chunk_not_of(card.id, chinese=chinese)
+            assert mean == pytest.approx(vectors[chunks].mean(axis=0), abs=1e-5) and count == len(chunks)
 
 
 def test_question_shares_and_second_references_without_the_model():
@@ -233,7 +234,7 @@ def test_question_shares_and_second_references_without_the_model():
 
     index, card = build(others=MIN_BASELINE_CHUNKS)
     question = index.question_vector(0)
-    centre = index.mean_chunk_not_of(card.id, chinese=False)
+    centre, _ = index.mean_chunk_not_of(card.id, chinese=False)
     aside = rng.normal(size=16)
     aside -= (aside @ (question - centre)) / np.sum((question - centre) ** 2) * (question - centre)  # orthogonal once centred
     points = {"the question again": question, "something else": unit(centre + 0.3 * aside / np.linalg.norm(aside))}
