@@ -293,16 +293,17 @@ def _print_grade(grade) -> None:
     print(f"{grade.score}/100  {grade.verdict}")
     print(f"question: {grade.question}")
     print(f"matched:  {grade.source}")
-    for point in grade.covered:
-        print(f"  ✓ {point}")
-    for point in grade.missed:
-        print(f"  ✗ {point}")
+    _print_points(grade.covered, grade.missed)
     for other in grade.references[1:]:
         print(f"also in your notes: {other.source}")
-        for point in other.covered:
-            print(f"  ✓ {point}")
-        for point in other.missed:
-            print(f"  ✗ {point}")
+        _print_points(other.covered, other.missed)
+
+
+def _print_points(covered: list[str], missed: list[str]) -> None:
+    for point in covered:
+        print(f"  ✓ {point}")
+    for point in missed:
+        print(f"  ✗ {point}")
 
 
 def run_progress(args) -> int:

@@ -217,6 +217,30 @@ class _View:
         return self.vectors @ self._chunk_vectors.T
 
 
+class _Recent:
+    """A small least-recently-used map, safe across threads (interview preparation runs in
+    its own thread). Two threads may both work a value out; the second write wins."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._limit:
+                self._items.popitem(last=False)
+        return value
+
+
 class Grader:
     """Grades against the cards of one `Index` (its other cards' chunks are the baseline)."""
 
@@ -233,10 +257,10 @@ class Grader:
         self.point_vectors = point_vectors or embeddings.passages
         self.config = config or GradingConfig()
         self.companions = companions
-        self._recent_point_vectors: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
-        self._companions: OrderedDict[str, tuple[Card, ...]] = OrderedDict()
-        self._recent_question_shares: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        # what the first grade against a card works out, kept for the cards graded lately
+        self._recent_point_vectors = _Recent(512)
+        self._companions = _Recent(1024)
+        self._recent_question_shares = _Recent(512)
 
     def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
         """Grade `answer` against `card`, or against the card the notes give beside it for
@@ -331,14 +355,9 @@ class Grader:
         indexed = self.index.card(card.id)
         if self.companions is None or not self.config.whole_notes or indexed is None or indexed.answer != card.answer:
             return ()
-        with self._cache_lock:
-            known = self._companions.get(card.id)
+        known = self._companions.get(card.id)
         if known is None:
-            known = tuple(other for other in self.companions(card) if other.id != card.id)
-            with self._cache_lock:
-                self._companions[card.id] = known
-                if len(self._companions) > 1024:
-                    self._companions.popitem(last=False)
+            known = self._companions.put(card.id, tuple(other for other in self.companions(card) if other.id != card.id))
         return known
 
     def _views(self, answer: str, vectors: np.ndarray) -> dict[bool, _View]:
@@ -387,11 +406,9 @@ class Grader:
         references do restate it (bench/data/grading_shortanswer.jsonl, dev split, the
         quizzes' notes alone)."""
         key = (card.id, question_text(card), *points)
-        with self._cache_lock:
-            known = self._recent_question_shares.get(key)
-            if known is not None:
-                self._recent_question_shares.move_to_end(key)
-                return known
+        known = self._recent_question_shares.get(key)
+        if known is not None:
+            return known
         centre, count = self.index.mean_chunk_not_of(card.id, chinese=is_chinese(card.answer))
         if count < MIN_BASELINE_CHUNKS:  # too little text in that language: all the notes' text, as the baseline does
             centre, count = self.index.mean_chunk_not_of(card.id)
@@ -406,11 +423,7 @@ class Grader:
             cosines = centred_points @ centred_question / np.maximum(
                 np.linalg.norm(centred_points, axis=1) * np.linalg.norm(centred_question), 1e-9)
             shares = np.clip(cosines, 0.0, 1.0)
-        with self._cache_lock:
-            self._recent_question_shares[key] = shares
-            if len(self._recent_question_shares) > 512:
-                self._recent_question_shares.popitem(last=False)
-        return shares
+        return self._recent_question_shares.put(key, shares)
 
     def _question_vector(self, card: Card) -> np.ndarray:
         """The card's question chunk as indexed (embedded on the fly for a card not in it)."""
@@ -445,17 +458,8 @@ class Grader:
     def _points(self, points: list[str]) -> np.ndarray:
         """Passage-side vectors of a card's key points, kept for the cards graded lately."""
         key = tuple(points)
-        with self._cache_lock:
-            cached = self._recent_point_vectors.get(key)
-            if cached is not None:
-                self._recent_point_vectors.move_to_end(key)
-                return cached
-        vectors = self.point_vectors(points)
-        with self._cache_lock:
-            self._recent_point_vectors[key] = vectors
-            if len(self._recent_point_vectors) > 512:
-                self._recent_point_vectors.popitem(last=False)
-        return vectors
+        cached = self._recent_point_vectors.get(key)
+        return cached if cached is not None else self._recent_point_vectors.put(key, self.point_vectors(points))
 
     def _result(self, card: Card, question: str | None, score: int, covered: list[str], missed: list[str]) -> Grade:
         score = max(0, min(100, score))
