@@ -293,6 +293,9 @@ def _print_grade(grade) -> None:
     print(f"{grade.score}/100  {grade.verdict}")
     print(f"question: {grade.question}")
     print(f"matched:  {grade.source}")
+    for conflict in grade.conflicts:
+        print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — the notes say this of "
+              f"{conflict.instead}: \"{conflict.note}\"")
     _print_points(grade.covered, grade.missed)
     for other in grade.references[1:]:
         print(f"also in your notes: {other.source}")

@@ -8,6 +8,10 @@ is read relative to a baseline measured for this very answer:
    formulas (`grading_points`). The answer is graded against the matched card and against
    the best other card retrieval gives for that card's question (`companions`); the
    higher grade counts and names its card.
+   Before anything is embedded, the answer's statements that say of one thing the question
+   compares what either card says of another ("UDP 是面向连接的" against "TCP 是面向连接
+   的…": `conflicts.find_conflicts`) are taken out: their sentences earn nothing, the
+   card's point they contradict is not made, and the grade names them (`Grade.conflicts`).
 1. The answer is split into sentences; each sentence is embedded once on the query side,
    and the whole answer's vector is their token-weighted mean (`Grader._answer_vectors`;
    embedded too with a model that does not mean-pool).
@@ -71,6 +75,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from .conflicts import Conflict, find_conflicts
 from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
@@ -116,12 +121,16 @@ class Grade:
     # which note each covered or missed point comes from. Points the first card also makes
     # are not repeated.
     references: list[ReferencePoints] = field(default_factory=list)
+    # the answer's statements that say of one compared thing what the notes say of another
+    # (`conflicts.find_conflicts`); they earned nothing
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """The JSON contract (`grade --json`, the HTTP API): `references` is for the chat and
-        the command line's text output, so tools that read the contract's keys see no change."""
+        """The JSON contract (`grade --json`, the HTTP API): `references` and `conflicts` are
+        for the chat and the command line's text output, so tools that read the contract's
+        keys see no change."""
         data = asdict(self)
-        del data["references"]
+        del data["references"], data["conflicts"]
         return data
 
 
@@ -272,13 +281,24 @@ class Grader:
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
-        views = self._views(answer, self._answer_vectors(answer))
-        grades = [self._grade_against(reference, answer, question, views, answer_terms)
-                  for reference in (card, *self._companions_of(card))]
+        references = (card, *self._companions_of(card))
+        conflicts = [conflict for reference in references for conflict in self._conflicts(reference, answer)]
+        shown: dict[str, Conflict] = {}
+        for conflict in conflicts:  # a statement at odds with both notes is named once (both points count)
+            shown.setdefault(conflict.said, conflict)
+        credited = _without(answer, conflicts)
+        if credited != answer:
+            answer_terms = set(terms(credited))
+            if not _has_content(credited) or self._restates(answer_terms, asked):  # nothing else said
+                return replace(self._result(card, question, 0, [], self._points_of(card)), conflicts=list(shown.values()))
+        views = self._views(credited, self._answer_vectors(credited))
+        grades = [self._grade_against(reference, credited, question, views, answer_terms, conflicts)
+                  for reference in references]
         best = max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
         # Its score counts alone: grading against the union of both cards' points would mark
         # a complete answer to the learner's short card down for the fuller card's extras.
-        return replace(best, references=_references(best, [g for g in grades if g is not best]))
+        return replace(best, references=_references(best, [g for g in grades if g is not best]),
+                       conflicts=list(shown.values()))
 
     def _answer_vectors(self, answer: str) -> np.ndarray:
         """The answer's vectors (query side): the whole answer, then each of its sentences.
@@ -309,7 +329,7 @@ class Grader:
             self._question_shares(reference, self._points_of(reference))
 
     def _grade_against(self, card: Card, answer: str, question: str | None, views: dict[bool, _View],
-                       answer_terms: set[str]) -> Grade:
+                       answer_terms: set[str], conflicts: list[Conflict]) -> Grade:
         points = self._points_of(card)
         asked = set(terms(card.question)) | set(terms(question or ""))
         baselines = {chinese: self._baseline(card, views[chinese], chinese) for chinese in (True, False)}
@@ -336,6 +356,8 @@ class Grader:
         if config.lexical_credit > 0:
             lexical = self._lexical_shares(points, answer, answer_terms, asked)
             credit = np.maximum(credit, np.clip(config.lexical_credit * lexical, 0.0, 1.0))
+        contradicted = np.array([any(c.about(point) for c in conflicts) for point in points], bool)
+        credit = np.where(contradicted, 0.0, credit)  # a point the answer got the wrong way round is not made
         top_half = np.sort(credit)[::-1][: max(1, len(credit) // 2)]
         coverage = 0.5 * credit.mean() + 0.5 * top_half.mean()
         score = int(round(100 * min(1.0, coverage / config.full_marks)))
@@ -347,6 +369,13 @@ class Grader:
     # pieces ---------------------------------------------------------------------------
     def _points_of(self, card: Card) -> list[str]:
         return grading_points(card) if self.config.whole_notes else list(card.key_points) or [card.answer]
+
+    def _conflicts(self, card: Card, answer: str) -> list[Conflict]:
+        """What the answer says of one thing the card compares that the card says of another
+        (module `conflicts`); the previous grader did not look."""
+        if not self.config.whole_notes:
+            return []
+        return find_conflicts(card.question, card.answer, answer, self.index.lexical.idf)
 
     def _companions_of(self, card: Card) -> tuple[Card, ...]:
         """The cards the notes give for `card`'s question besides it (asked once per card).
@@ -474,6 +503,13 @@ class Grader:
             source=card.citation,
             references=[ReferencePoints(card.id, card.citation, covered, missed)],
         )
+
+
+def _without(answer: str, conflicts: list[Conflict]) -> str:
+    """The answer without its sentences that contradict the notes: what is left to credit."""
+    for start, end in sorted({c.sentence for c in conflicts}, reverse=True):
+        answer = answer[:start] + "\n" + answer[end:]
+    return answer.strip()
 
 
 def _references(best: Grade, others: list[Grade]) -> list[ReferencePoints]:

@@ -81,6 +81,22 @@ def test_ask_batch_prints_one_json_object_per_question(full_index, tmp_path):
     assert len(lines[0]["hits"]) == 1 and lines[1]["hits"] == [] and lines[2]["hits"][0]["source"] == "peft.md"
 
 
+def test_grade_text_names_what_contradicts_the_notes(full_index):
+    """Pre-LN's properties said of Post-LN and the reverse: the text output says which of the
+    note's statements each contradicts; the JSON keeps the contract's keys."""
+    data, _ = full_index
+    swapped = ("Pre-LN 在初始化时靠近输出层的参数梯度很大，用大学习率容易发散，所以必须依赖 warm-up；"
+               "Post-LN 有一条不经过 LN 的恒等残差主干，梯度在各层间分布更均匀，可以去掉 warm-up。")
+    question = "Post-LN 和 Pre-LN 的结构有何区别？两者的梯度行为和训练稳定性有什么不同？"
+    result = run(["grade", "--question", question, "--answer", swapped], data)
+    assert result.returncode == 0, result.stderr
+    flagged = [line for line in result.stdout.splitlines() if "与笔记不符" in line]
+    assert any('"Post-LN 有一条不经过 LN 的恒等残差主干"' in line and "of Pre-LN" in line for line in flagged), result.stdout
+    result = run(["grade", "--question", question, "--answer", swapped, "--json"], data)
+    assert set(json.loads(result.stdout)) == {"question", "card_id", "score", "verdict", "covered", "missed",
+                                              "reference", "source"}
+
+
 def test_grade_json_and_batch(full_index, tmp_path):
     data, _ = full_index
     result = run(["grade", "--question", "为什么NLP不用BN？", "--answer",

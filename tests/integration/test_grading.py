@@ -157,7 +157,9 @@ def test_an_answer_is_graded_against_the_fuller_card_on_the_same_question_too(sl
     seed_card = next(c for c in slice_tutor.retriever.cards if c.question == "KV Cache 和 MQA")
     alone = Grader(slice_tutor.grader.index, slice_tutor.embeddings).grade(seed_card, KV_CACHE_ENGLISH)
     both = slice_tutor.grader.grade(seed_card, KV_CACHE_ENGLISH)
-    assert both.score > alone.score + 15 and both.score >= 30  # 49 vs 26 on the whole knowledge/ (narrower baseline here)
+    # 49 vs 26 on the whole knowledge/; on this slice's narrower baseline 32 vs 17 on one
+    # machine, a point more on another (the same code: a float's last bits round a score)
+    assert both.score >= alone.score + 12 and both.score >= 30
     assert both.card_id != seed_card.id and both.source.startswith("attention.md:")  # which card the points are from
     assert set(both.covered + both.missed) == set(grading_points(slice_tutor.card(both.card_id)))
     # the feedback names both notes: the counting card's points first, then what the
@@ -289,18 +291,25 @@ RESTATED_AND_ANSWERED = {  # a course quiz's one-sentence references restate the
 }
 
 
-def test_a_point_is_discounted_by_how_much_of_it_is_the_question(tmp_path_factory, e5):
-    """Notes in another person's style (an English CS course quiz, one-sentence references
-    that restate their question): with the previous fixed discount (0.2 of the question's
-    z-score) each of the three restating answers below scored 59-78, level with a real
-    answer. The discount measured per point (its centred cosine with the question) takes
-    20+ points from the restatement and almost nothing from the real answer."""
+@pytest.fixture(scope="module")
+def course_tutor(tmp_path_factory, e5):
+    """Notes in another person's style: an English CS course quiz, one- to three-sentence
+    references (bench/data/shortanswer_notes/cs_course_en.md) in a folder of their own."""
     knowledge = tmp_path_factory.mktemp("course-notes")
     shutil.copy(ROOT / "bench" / "data" / "shortanswer_notes" / "cs_course_en.md", knowledge)
     tutor = make_tutor(knowledge, tmp_path_factory.mktemp("course-data"), e5)
     tutor.ingest()
-    grader = tutor.grader
-    cards = {card.question: card for card in tutor.retriever.cards}
+    return tutor
+
+
+def test_a_point_is_discounted_by_how_much_of_it_is_the_question(course_tutor):
+    """On the course quiz, whose references restate their question: with the previous
+    fixed discount (0.2 of the question's z-score) each of the three restating answers
+    below scored 59-78, level with a real answer. The discount measured per point (its
+    centred cosine with the question) takes 20+ points from the restatement and almost
+    nothing from the real answer."""
+    grader = copy.copy(course_tutor.grader)  # its question shares are replaced below
+    cards = {card.question: card for card in course_tutor.retriever.cards}
     stack = cards["What is a stack?"]
     definition, constant_time = grader._question_shares(stack, grading_points(stack))
     assert definition > 0.3 and definition > constant_time + 0.3  # "A stack is a ... structure" vs "O(1) push / pop"
@@ -315,3 +324,27 @@ def test_a_point_is_discounted_by_how_much_of_it_is_the_question(tmp_path_factor
     margin = np.mean([answered - restated for restated, answered in measured.values()])
     margin_before = np.mean([answered - restated for restated, answered in fixed.values()])
     assert margin >= 20 and margin_before < 10, (measured, fixed)
+
+
+TCP_AND_UDP = "What is the difference between TCP and UDP?"
+RIGHT_WAY_ROUND = ("TCP is connection-oriented: a reliable, ordered byte stream with acknowledgements and "
+                   "retransmission. UDP is connectionless and sends independent datagrams with lower overhead and latency.")
+SWAPPED = ("UDP is connection-oriented: a reliable, ordered byte stream with acknowledgements and "
+           "retransmission. TCP is connectionless and sends independent datagrams with lower overhead and latency.")
+
+
+def test_a_property_said_of_the_other_compared_thing_earns_nothing_and_is_named(course_tutor):
+    """The commonest wrong fact in answers to "A vs B": A's properties said of B. Its
+    sentences are nearly the same vectors as the right answer's, so without the check it
+    scores like the right answer; with it those sentences earn nothing, and the feedback
+    says which of the note's statements they contradict."""
+    grader = course_tutor.grader
+    card = next(c for c in course_tutor.retriever.cards if c.question == TCP_AND_UDP)
+    right, swapped = grader.grade(card, RIGHT_WAY_ROUND), grader.grade(card, SWAPPED)
+    assert right.conflicts == [] and right.score >= 70
+    assert {(c.subject, c.instead) for c in swapped.conflicts} == {("UDP", "TCP"), ("TCP", "UDP")}
+    assert swapped.score <= 20
+
+    unchecked = copy.copy(grader)
+    unchecked._conflicts = lambda card, answer: []  # what embeddings alone make of it
+    assert unchecked.grade(card, SWAPPED).score >= right.score - 15

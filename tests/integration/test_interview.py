@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from tutor import followups
+from tutor.conflicts import Conflict
 from tutor.conversation import Conversation
 from tutor.followups import FollowUpKind
 from tutor.grading import Grade
@@ -57,6 +59,12 @@ def test_the_follow_up_depends_on_how_the_answer_went(slice_tutor):
     assert followups.follow_up(card, grade(0, []), index, {card.id}, "zh") is None
     english = followups.follow_up(card, grade(55, points[:1]), index, {card.id}, "en")
     assert english.prompt.startswith("Follow-up: ") and not re.search(r"[\u4e00-\u9fff]", english.prompt)
+    # a claim said of the wrong compared thing is taken up first, even in a good answer
+    wrong = Conflict("RMSNorm 要减去均值", "LayerNorm 要减去均值", "RMSNorm", "LayerNorm")
+    swapped = followups.follow_up(card, replace(grade(80, points), conflicts=[wrong]), index, {card.id}, "zh")
+    assert swapped.kind == FollowUpKind.CONTRADICTION and swapped.reference.key_points == ("LayerNorm 要减去均值",)
+    assert swapped.prompt == ("你说「RMSNorm 要减去均值」，但笔记里这说的是 LayerNorm：「LayerNorm 要减去均值」。"
+                              "为什么是 LayerNorm 而不是 RMSNorm？")
 
 
 def test_an_interview_follows_up_in_the_band_of_each_grade(slice_tutor):

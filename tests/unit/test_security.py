@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tutor.conflicts import Conflict
 from tutor.errors import Busy, InputError
 from tutor.export import attempts_csv_text
 from tutor.files import file_stem
@@ -82,7 +83,14 @@ def test_grade_feedback_shows_each_notes_points_under_its_source_as_inert_text()
     assert shown.index("K 和 V 被缓存") < shown.index("also in your notes") < shown.index(f"mine{evil}.md:9")
     assert f"✗ 我的要点 {evil}" in shown
     assert "also in your notes" not in grade_html(Grade(*fields, [counted]))
-    assert set(Grade(*fields, [counted, own]).to_dict()) == {  # the JSON contract is unchanged
+    wrong = Conflict(f"UDP 面向连接 {evil}", f"TCP 面向连接 {evil}", "UDP", f"TCP{evil}")
+    parser = _Tags()
+    parser.feed(grade_html(Grade(*fields, [counted], [wrong])))
+    assert {tag for tag, _ in parser.tags} <= ALLOWED_TAGS | {"details", "summary"}
+    shown = "".join(parser.text)
+    assert f"你说「UDP 面向连接 {evil}」，笔记里这是 TCP{evil} 的：「TCP 面向连接 {evil}」" in shown
+    assert shown.index("与笔记不符") < shown.index("K 和 V 被缓存")  # a wrong fact first
+    assert set(Grade(*fields, [counted, own], [wrong]).to_dict()) == {  # the JSON contract is unchanged
         "question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
 
 

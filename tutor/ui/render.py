@@ -190,6 +190,10 @@ def reply_html(reply: Reply) -> str:
 
 def grade_html(grade: Grade, not_saved: str | None = None) -> str:
     parts = [f"<p><strong>得分 score: {grade.score}/100 · {escape(grade.verdict)}</strong></p>"]
+    if grade.conflicts:  # first: a wrong fact matters more than a missed point
+        items = "".join(f"<li>你说「{inline_html(c.said)}」，笔记里这是 {escape(c.instead)} 的："
+                        f"「{inline_html(c.note)}」</li>" for c in grade.conflicts)
+        parts.append(f"<p>⚠ 与笔记不符 contradicts your notes:</p>\n<ul>{items}</ul>")
     if grade.covered:
         items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.covered)
         parts.append(f"<p>✓ 答到的要点 covered:</p>\n<ul>{items}</ul>")

@@ -1,0 +1,124 @@
+"""Claims said of the wrong compared thing (tutor/conflicts.py), without the model."""
+import pytest
+
+from tutor.conflicts import compared_terms, find_conflicts
+from tutor.grading import _without
+
+
+def _weight(word: str) -> float:
+    return 3.0  # every word equally telling: the rules, not the IDF, are under test
+
+
+@pytest.mark.parametrize("question, things", [
+    ("Pre-LN 和 Post-LN 有什么区别？", {"Pre-LN", "Post-LN"}),
+    ("为什么要用 LayerNorm 而不是 BatchNorm？", {"LayerNorm", "BatchNorm"}),
+    ("What is the difference between a process and a thread?", {"process", "thread"}),
+    ("greedy、beam search 和 sampling 有什么区别？", {"greedy", "beam search", "sampling"}),
+    ("栈和队列有什么区别？", {"栈", "队列"}),
+    ("TCP 的流量控制和拥塞控制有什么区别？", {"流量控制", "拥塞控制"}),
+    ("Top-k 采样和 top-p（nucleus）采样有什么区别？", {"Top-k", "top-p"}),
+])
+def test_the_things_a_question_compares(question, things):
+    assert set(compared_terms(question)) == things
+
+
+@pytest.mark.parametrize("question", [
+    "BatchNorm 和 LayerNorm 分别在哪些维度上统计均值和方差？",  # lists what to state, compares nothing
+    "RoPE 的原理是什么？",
+    "DPO 有哪些优点和局限？",  # asks about qualities, not things
+])
+def test_questions_that_compare_nothing(question):
+    assert len(compared_terms(question)) < 2
+
+
+def test_a_coordinator_inside_a_word_joins_nothing():
+    assert compared_terms("参与训练的样本数量有什么区别？") == {}  # 参与 is one word
+    assert set(compared_terms("TCP/IP 和 UDP 有什么区别？")) == {"TCP/IP", "UDP"}
+
+
+def test_a_capitalised_name_is_known_by_its_capitals_too():
+    assert compared_terms("LayerNorm 和 BatchNorm 有什么区别？")["LayerNorm"] == {"layernorm", "ln"}
+
+
+NOTE = ("TCP 面向连接，先三次握手再传数据，有确认和重传，保证可靠有序。"
+        "UDP 无连接，直接发数据报，开销小、延迟低，适合实时音视频。")
+QUESTION = "TCP 和 UDP 有什么区别？"
+
+
+def test_a_property_said_of_the_other_thing_conflicts_with_the_note():
+    answer = "UDP 先三次握手再传数据，保证可靠有序；TCP 开销小、延迟低，适合实时音视频。"
+    conflicts = find_conflicts(QUESTION, NOTE, answer, _weight)
+    assert [(c.said, c.subject, c.instead, c.note) for c in conflicts] == [
+        ("UDP 先三次握手再传数据", "UDP", "TCP", "先三次握手再传数据"),
+        ("保证可靠有序", "UDP", "TCP", "保证可靠有序"),
+        ("TCP 开销小、延迟低", "TCP", "UDP", "开销小、延迟低"),
+        ("适合实时音视频", "TCP", "UDP", "适合实时音视频"),
+    ]
+
+
+def test_the_same_properties_of_the_right_things_do_not_conflict():
+    answer = "TCP 要先三次握手再传数据，保证可靠有序；UDP 开销小、延迟低，适合实时音视频。"
+    assert find_conflicts(QUESTION, NOTE, answer, _weight) == []
+
+
+def test_a_clause_without_a_name_is_about_its_sentence_s_subject():
+    answer = "UDP 是无连接的，保证可靠有序。"  # the second clause is still about UDP
+    assert [c.subject for c in find_conflicts(QUESTION, NOTE, answer, _weight)] == ["UDP"]
+
+
+def test_the_opposite_said_of_the_other_thing_is_no_conflict():
+    note = "Pre-LN 的梯度更稳定，可以不用 warmup 学习率预热。Post-LN 深了容易训崩。"
+    question = "Pre-LN 和 Post-LN 有什么区别？"
+    assert find_conflicts(question, note, "Post-LN 需要 warmup 学习率预热。", _weight) == []  # agrees
+    assert [c.subject for c in find_conflicts(question, note, "Post-LN 不用 warmup 学习率预热。", _weight)] == ["Post-LN"]
+    # a negation elsewhere in the note's clause is about something else
+    note = "TCP provides reliable ordered delivery. UDP sends independent datagrams with no guarantee of anything."
+    said = find_conflicts("TCP vs UDP?", note, "TCP sends independent datagrams.", _weight)
+    assert [(c.subject, c.instead) for c in said] == [("TCP", "UDP")]
+
+
+def test_a_comparison_of_both_things_or_a_name_as_object_is_no_claim_about_one():
+    for answer in ("TCP 比 UDP 开销大、延迟高。", "TCP has higher overhead and higher latency than UDP.",
+                   "TCP 面向连接，对 UDP 来说开销小、延迟低。"):
+        assert find_conflicts(QUESTION, NOTE, answer, _weight) == [], answer
+
+
+def test_a_name_that_only_qualifies_another_gives_way_to_it():
+    note = "进程是资源分配的单位，有独立的地址空间。线程是调度的单位，进程内的线程共享内存和文件。"
+    answer = "线程内的进程共享内存和文件。"  # about 进程
+    conflicts = find_conflicts("进程和线程有什么区别？", note, answer, _weight)
+    assert [(c.subject, c.instead) for c in conflicts] == [("进程", "线程")]
+
+
+def test_a_clause_that_only_names_a_thing_claims_nothing():
+    note = "P-Tuning 也叫 deep prompt tuning，在每一层加可训练的前缀。只在输入层加的是另一种做法。"
+    answer = "Prompt Tuning (Lester et al.) 只在输入层加。"  # "Prompt Tuning" shares no claim with "deep prompt tuning"
+    assert find_conflicts("P-Tuning 和 Prompt Tuning 有什么区别？", note, answer, _weight) == []
+
+
+def test_the_subject_is_the_thing_a_clause_starts_with_and_plurals_name_it():
+    note = "A process has its own address space. Threads of the same process share its memory and open files."
+    answer = "Processes inside the same thread share memory and open files."
+    conflicts = find_conflicts("What is the difference between a process and a thread?", note, answer, _weight)
+    assert [(c.subject, c.instead) for c in conflicts] == [("process", "thread")]
+
+
+def test_what_the_note_also_says_of_the_answer_s_own_thing_is_no_conflict():
+    note = "TCP 头部有校验和字段，用来检测错误。UDP 头部也有校验和字段，用来检测错误。"
+    assert find_conflicts(QUESTION, note, "UDP 头部有校验和字段。", _weight) == []
+
+
+def test_a_conflict_is_about_the_point_that_holds_its_note_clause_markdown_aside():
+    conflict = find_conflicts(QUESTION, "- **TCP** 面向连接，先**三次握手**再传数据。\n- UDP 无连接，开销小。",
+                              "UDP 先三次握手再传数据。", _weight)[0]
+    assert conflict.note == "先**三次握手**再传数据"
+    assert conflict.about("TCP 面向连接，先三次握手再传数据")
+    assert not conflict.about("UDP 无连接，开销小") and not conflict.about("")
+
+
+def test_the_answer_without_its_contradicting_sentences():
+    answer = "UDP 无连接，开销小。UDP 先三次握手再传数据. TCP 保证可靠有序。"
+    conflicts = find_conflicts(QUESTION, NOTE, answer, _weight)
+    assert [c.said for c in conflicts] == ["UDP 先三次握手再传数据"]
+    assert _without(answer, conflicts) == "UDP 无连接，开销小。\n TCP 保证可靠有序。"
+    assert _without(answer, []) == answer
