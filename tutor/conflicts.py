@@ -177,8 +177,10 @@ def compared_terms(question: str) -> dict[str, frozenset[str]]:
             conjuncts = (_tail(left), _head(right))
             if all(conjuncts):
                 found += conjuncts
-    once = {name.lower(): name for name in reversed(found)}  # the first spelling of each
-    return {name: _spellings(name) for name in dict.fromkeys(once[n.lower()] for n in found)}
+    first: dict[str, str] = {}  # each thing as the question first spells it
+    for name in found:
+        first.setdefault(name.lower(), name)
+    return {name: _spellings(name) for name in first.values()}
 
 
 def _split_coordination(part: str) -> list[str]:
@@ -248,13 +250,12 @@ def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str]
         if clause.subject is None:
             continue
         own = max((_fit(clause, c, weight) for c in note_clauses if c.subject == clause.subject), default=0.0)
-        rivals = [c for c in note_clauses if c.subject != clause.subject
+        rivals = [(_fit(clause, c, weight), c) for c in note_clauses if c.subject != clause.subject
                   and len(shared := clause.words & c.words) >= MIN_SHARED_WORDS
                   and c.negates(shared) == clause.negates(shared)]
         if not rivals:
             continue
-        rival = max(rivals, key=lambda c: _fit(clause, c, weight))
-        fit = _fit(clause, rival, weight)
+        fit, rival = max(rivals, key=lambda pair: pair[0])
         claim = sum(weight(w) for w in clause.words)
         if fit >= max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * claim) and fit > MARGIN * own + 1.0:
             conflicts.append(Conflict(clause.text, rival.text, clause.subject, rival.subject, clause.sentence))

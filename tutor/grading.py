@@ -286,19 +286,19 @@ class Grader:
         shown: dict[str, Conflict] = {}
         for conflict in conflicts:  # a statement at odds with both notes is named once (both points count)
             shown.setdefault(conflict.said, conflict)
+        named = list(shown.values())
         credited = _without(answer, conflicts)
         if credited != answer:
             answer_terms = set(terms(credited))
             if not _has_content(credited) or self._restates(answer_terms, asked):  # nothing else said
-                return replace(self._result(card, question, 0, [], self._points_of(card)), conflicts=list(shown.values()))
+                return replace(self._result(card, question, 0, [], self._points_of(card)), conflicts=named)
         views = self._views(credited, self._answer_vectors(credited))
         grades = [self._grade_against(reference, credited, question, views, answer_terms, conflicts)
                   for reference in references]
         best = max(grades, key=lambda grade: grade.score)  # the matched card wins a tie
         # Its score counts alone: grading against the union of both cards' points would mark
         # a complete answer to the learner's short card down for the fuller card's extras.
-        return replace(best, references=_references(best, [g for g in grades if g is not best]),
-                       conflicts=list(shown.values()))
+        return replace(best, references=_references(best, [g for g in grades if g is not best]), conflicts=named)
 
     def _answer_vectors(self, answer: str) -> np.ndarray:
         """The answer's vectors (query side): the whole answer, then each of its sentences.
