@@ -43,7 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, nargs="+",
                         default=[DATA / "realstyle_questions.jsonl", DATA / "retrieval_dev.jsonl",
-                                 DATA / "uncovered_dev.jsonl"])
+                                 DATA / "uncovered_dev.jsonl", DATA / "blind_questions.jsonl",
+                                 DATA / "offdomain_dev.jsonl"])
     args = parser.parse_args()
     queries = [q for path in args.data for q in load_queries(path) if q.split in ("dev", "")]
     tutor = Tutor()

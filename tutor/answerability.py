@@ -69,18 +69,31 @@ class AnswerabilityModel:
         return 1.0 / (1.0 + math.exp(-(self.bias + float(np.asarray(self.weights) @ z))))
 
 
-def salient_terms(query: str) -> list[tuple[str, str]]:
-    """(index term, as written) for the query's technical-looking Latin-script names."""
+def salient_terms(query: str, known: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+    """(index term, as written) for the query's technical-looking Latin-script names.
+
+    With `known` (does some card hold this term?), two words written side by side in a
+    Chinese question are one name when the notes hold the pair: "cross attention" is the
+    notes' "cross-attention", though no card has the word "cross" alone."""
     chinese = is_chinese(query)
+    tokens = [m for m in _LATIN.finditer(query) if len(m.group()) >= 2 and not _SIZE.fullmatch(m.group().lower())]
+    if not chinese:
+        tokens = [m for m in tokens if re.search(r"[A-Z]", m.group()[1:]) or re.search(r"\d", m.group())]
+    names: list[tuple[str, str, int, int]] = []  # term, as written, where it starts and ends
+    for match in tokens:
+        # a hyphenated name (GPT-4o, Pre-LN) is one name: its first term is the whole
+        for term in terms(match.group())[:1 if "-" in match.group() else None]:
+            if "_" in term or term in STOP_WORDS:
+                continue
+            if known is not None and chinese and names and query[names[-1][3]:match.start()].isspace():
+                before, written, begins, _ = names[-1]
+                if "_" not in before and known(f"{before}_{term}"):
+                    names[-1] = (f"{before}_{term}", query[begins:match.end()], begins, match.end())
+                    continue
+            names.append((term, match.group(), match.start(), match.end()))
     found: dict[str, str] = {}
-    for match in _LATIN.finditer(query):
-        token = match.group()
-        if len(token) < 2 or _SIZE.fullmatch(token.lower()):
-            continue
-        if chinese or re.search(r"[A-Z]", token[1:]) or re.search(r"\d", token):
-            for term in terms(token):
-                if "_" not in term and term not in STOP_WORDS:
-                    found.setdefault(term, token)
+    for term, written, _, _ in names:
+        found.setdefault(term, written)
     return list(found.items())
 
 
@@ -93,7 +106,7 @@ def gather_evidence(index: Index, query: str, dense: np.ndarray, order: np.ndarr
     best = float(dense[top])
     ranked = dense[largest(dense, CROWD_RANKS)]
     crowd = ranked[4:CROWD_RANKS] if len(ranked) > 5 else np.array([anchors_best])
-    salient = salient_terms(query)
+    salient = salient_terms(query, lexical.known)
     salient_names = [term for term, _ in salient]
     best_cards = [int(i) for i in order[:EVIDENCE_RANKS]]
     absent = [term for term in salient_names if not lexical.known(term)]

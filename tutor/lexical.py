@@ -24,6 +24,7 @@ jieba.setLogLevel(logging.WARNING)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:[._+\-][a-z0-9]+)*")
 _FORMULA = re.compile(r"\bo\([^()]{1,20}\)")
+_CONTRACTION = re.compile(r"(?<=[a-z])(n't|'s|'d|'re|'ll|'ve|'m)\b")
 
 STOP_WORDS = frozenset(
     """
@@ -54,6 +55,8 @@ def terms(text: str) -> list[str]:
         found.append(re.sub(r"[\s^·⋅*\\{}]|cdot", "", formula))
     text = _FORMULA.sub(" ", text)
     text = re.sub(r"\\[a-z]+", " ", text)  # LaTeX commands are markup, not words
+    # English contractions are not words of their own ("what's model" is not "s_model").
+    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text.replace("\u2019", "'"))
     position = 0
     previous_latin: str | None = None
     for match in _WORD.finditer(text):
@@ -66,9 +69,15 @@ def terms(text: str) -> list[str]:
             continue
         if len(token) > 1 and token not in STOP_WORDS:
             found.append(token)
-        if previous_latin and gap.strip(" -_") == "" and token not in STOP_WORDS:
-            found.append(f"{previous_latin}_{token}")
-        previous_latin = token if token not in STOP_WORDS else None
+        # A hyphenated name is also its parts written together and the word pairs of its
+        # parts, so "warm-up" meets "warmup" and "cross-attention" meets "cross attention".
+        parts = token.split("-") if "-" in token else [token]
+        if len(parts) > 1:
+            found.append("".join(parts))
+            found.extend(f"{a}_{b}" for a, b in zip(parts, parts[1:]))
+        if previous_latin and gap.strip(" -_") == "" and parts[0] not in STOP_WORDS:
+            found.append(f"{previous_latin}_{parts[0]}")
+        previous_latin = parts[-1] if parts[-1] not in STOP_WORDS else None
     return found
 
 

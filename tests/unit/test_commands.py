@@ -58,6 +58,29 @@ def test_salient_terms_are_names_written_like_technical_terms():
     assert [t for t, _ in salient_terms("word2vec 的负采样")] == ["word2vec"]
 
 
+def test_a_hyphenated_name_and_the_same_words_apart_share_a_term():
+    from tutor.lexical import LexicalIndex, terms
+
+    assert "cross_attention" in terms("Encoder-decoder 的 cross-attention") and "cross_attention" in terms("Cross Attention")
+    assert "gpt-4o" in terms("GPT-4o")  # the whole name is still a term
+    index = LexicalIndex.build(["cross-attention 的 Q 来自 decoder", "self-attention 的 Q、K、V 同源"])
+    scores, _ = index.scores("cross attention 里 Q 从哪来")
+    assert scores[0] > scores[1]
+
+
+def test_words_side_by_side_in_a_chinese_question_are_one_name_when_the_notes_hold_the_pair():
+    from tutor.answerability import salient_terms
+
+    holds = {"cross_attention", "attention", "kv_cache", "kv", "cache"}.__contains__
+    assert salient_terms("cross attention 里 Q、K、V 各来自哪里？", holds) == [("cross_attention", "cross attention")]
+    assert salient_terms("KV cache 和 GPT-4o 有什么关系", holds) == [("kv_cache", "KV cache"), ("gpt-4o", "GPT-4o")]
+    # a pair the notes do not hold stays two names, and without the notes nothing is merged
+    assert [t for t, _ in salient_terms("group normalization 怎么分组", holds)] == ["group", "normalization"]
+    assert [t for t, _ in salient_terms("cross attention 里的查询从哪里来", None)] == ["cross", "attention"]
+    # words apart (not side by side) are never merged
+    assert [t for t, _ in salient_terms("cross 层和 attention 层的区别", holds)] == ["cross", "attention"]
+
+
 def test_the_answerability_model_weighs_evidence_both_ways():
     from tutor.answerability import Evidence
     from tutor.retrieval import FITTED_ANSWERABILITY
