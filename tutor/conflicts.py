@@ -290,7 +290,8 @@ def _clauses(text: str, names: _Names) -> list[_Clause]:
             if spans:  # a clause that names one starts a new subject, or leaves it unknown
                 subject = _subject(lower, spans)
             # single words: word pairs ("share_memory") would count a shared word twice
-            words = frozenset(w for w in terms(piece) if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w))
+            words = frozenset(w for w in terms(piece, variants=False)
+                              if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w))
             for name_start, name_end, _ in reversed(spans):
                 lower = lower[:name_start] + " " * (name_end - name_start) + lower[name_end:]
             clauses.append(_Clause(piece, subject, words, lower, sentence))

@@ -276,8 +276,8 @@ class Grader:
         the same question when that one credits the answer more (see `companions`)."""
         answer = (answer or "").strip()[:MAX_TEXT_CHARS]  # callers check; a direct caller is cut
         # the answer's terms, segmented once for the copy check and the lexical share
-        answer_terms = set(terms(answer))
-        asked = set(terms(card.question)) | set(terms(question or ""))
+        answer_terms = set(terms(answer, variants=False))
+        asked = set(terms(card.question, variants=False)) | set(terms(question or "", variants=False))
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
@@ -289,7 +289,7 @@ class Grader:
         named = list(shown.values())
         credited = _without(answer, conflicts)
         if credited != answer:
-            answer_terms = set(terms(credited))
+            answer_terms = set(terms(credited, variants=False))
             if not _has_content(credited) or self._restates(answer_terms, asked):  # nothing else said
                 return replace(self._result(card, question, 0, [], self._points_of(card)), conflicts=named)
         views = self._views(credited, self._answer_vectors(credited))
@@ -331,7 +331,7 @@ class Grader:
     def _grade_against(self, card: Card, answer: str, question: str | None, views: dict[bool, _View],
                        answer_terms: set[str], conflicts: list[Conflict]) -> Grade:
         points = self._points_of(card)
-        asked = set(terms(card.question)) | set(terms(question or ""))
+        asked = set(terms(card.question, variants=False)) | set(terms(question or "", variants=False))
         baselines = {chinese: self._baseline(card, views[chinese], chinese) for chinese in (True, False)}
         card_language = is_chinese(card.answer)
         point_languages = [_language(point, card_language) for point in points]
@@ -468,7 +468,7 @@ class Grader:
         has_cjk, has_latin = bool(_CJK_CHAR.search(answer)), bool(_LATIN_CHAR.search(answer))
         shares = []
         for point in points:
-            weights = {t: index.idf(t) for t in index.content_terms(point) if t not in asked}
+            weights = {t: index.idf(t) for t in index.content_terms(point, variants=False) if t not in asked}
             readable = [t for t in weights if (has_cjk if _CJK_CHAR.search(t) else has_latin)]
             total, own = sum(weights.values()), sum(weights[t] for t in readable)
             if total <= 0 or own <= 0:

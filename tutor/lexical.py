@@ -46,8 +46,12 @@ def is_chinese(text: str) -> bool:
     return cjk >= latin
 
 
-def terms(text: str) -> list[str]:
-    """Index terms of `text`: jieba words for Chinese, words and word pairs for Latin script."""
+def terms(text: str, variants: bool = True) -> list[str]:
+    """Index terms of `text`: jieba words for Chinese, words and word pairs for Latin script.
+
+    `variants`: a hyphenated name also yields its other spellings (below). Retrieval wants
+    them, to match a question however it spells the name; grading does not, or naming
+    "Pre-LN" would weigh as three terms of the point."""
     text = unicodedata.normalize("NFKC", text).lower()
     found: list[str] = []
     # Big-O formulas are matched whole, spaces and dots removed: "O(n^2 · d)" == "o(n2d)".
@@ -71,7 +75,7 @@ def terms(text: str) -> list[str]:
             found.append(token)
         # A hyphenated name is also its parts written together and the word pairs of its
         # parts, so "warm-up" meets "warmup" and "cross-attention" meets "cross attention".
-        parts = token.split("-") if "-" in token else [token]
+        parts = token.split("-") if variants and "-" in token else [token]
         if len(parts) > 1:
             found.append("".join(parts))
             found.extend(f"{a}_{b}" for a, b in zip(parts, parts[1:]))
@@ -174,10 +178,10 @@ class LexicalIndex:
         known = [t for t in dict.fromkeys(terms(text)) if "_" not in t and t in self.vocabulary]
         return sorted(known, key=self.idf, reverse=True)[:n]
 
-    def content_terms(self, query: str) -> list[str]:
+    def content_terms(self, query: str, variants: bool = True) -> list[str]:
         """The query's terms minus those too common in these cards to mean anything."""
         limit = max(1, self.max_document_share * self.documents)
-        return [t for t in dict.fromkeys(terms(query)) if self._frequency(t) <= limit]
+        return [t for t in dict.fromkeys(terms(query, variants)) if self._frequency(t) <= limit]
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """BM25 per card over the query's content terms, and the share of the query's

@@ -134,7 +134,7 @@ def test_a_rebuild_segments_only_the_cards_that_changed(monkeypatch):
     previous = Index.build(before, vectors[:2], np.array([0, 1]))
     segmented = []
     real_terms = lexical.terms
-    monkeypatch.setattr(lexical, "terms", lambda text: segmented.append(text) or real_terms(text))
+    monkeypatch.setattr(lexical, "terms", lambda text, *rest: segmented.append(text) or real_terms(text, *rest))
     rebuilt = Index.build(after, vectors[:3], np.array([0, 1, 2]), previous)
     assert segmented == [lexical_text(after[1]), lexical_text(after[2])]
     fresh = Index.build(after, vectors[:3], np.array([0, 1, 2]))
