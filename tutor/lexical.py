@@ -60,7 +60,8 @@ def terms(text: str, variants: bool = True) -> list[str]:
     text = _FORMULA.sub(" ", text)
     text = re.sub(r"\\[a-z]+", " ", text)  # LaTeX commands are markup, not words
     # English contractions are not words of their own ("what's model" is not "s_model").
-    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text.replace("\u2019", "'"))
+    text = re.sub(r"\b(ca|wo)n't\b", lambda m: "can not" if m.group(1) == "ca" else "will not", text.replace("\u2019", "'"))
+    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
     position = 0
     previous_latin: str | None = None
     for match in _WORD.finditer(text):

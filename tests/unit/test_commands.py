@@ -63,6 +63,10 @@ def test_a_hyphenated_name_and_the_same_words_apart_share_a_term():
 
     assert "cross_attention" in terms("Encoder-decoder 的 cross-attention") and "cross_attention" in terms("Cross Attention")
     assert "gpt-4o" in terms("GPT-4o")  # the whole name is still a term
+    assert "gpt-4o" in terms("GPT-4o", variants=False) and "gpt4o" not in terms("GPT-4o", variants=False)
+    # contractions are not words: no "s_model", "isn" or "ca"
+    found = terms("What's model collapse? It isn't rare, and we can't skip it")
+    assert "model_collapse" in found and not {"s_model", "isn", "ca", "s"} & set(found)
     index = LexicalIndex.build(["cross-attention 的 Q 来自 decoder", "self-attention 的 Q、K、V 同源"])
     scores, _ = index.scores("cross attention 里 Q 从哪来")
     assert scores[0] > scores[1]
