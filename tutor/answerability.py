@@ -11,7 +11,8 @@ evidence of coverage, in a logistic model fitted on a labelled dev split
   card that stands out;
 - the share of the question's rare terms (IDF-weighted) that the best card contains;
 - salient terms: names written like technical terms (inner capitals or digits, CLIP,
-  SimPO, o1, word2vec; or any Latin-script term inside a Chinese question). The share of
+  SimPO, o1, word2vec; or any Latin-script term inside a Chinese question, two words side
+  by side counting as one name when the notes hold them together). The share of
   their weight that no card contains at all ("the notes never mention SimPO") and the
   share found in the three best cards;
 - whether the question and the best card are in different languages (e5 aligns languages
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import Index, largest
-from .lexical import STOP_WORDS, LexicalIndex, is_chinese, terms
+from .lexical import STOP_WORDS, LexicalIndex, is_chinese, name_spellings, terms
 
 _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*")
 _SIZE = re.compile(r"\d+(?:\.\d+)?[kmbgt]?b?")  # 7B, 70b, 1GB: sizes, not subjects
@@ -72,21 +73,23 @@ class AnswerabilityModel:
 def salient_terms(query: str, known: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
     """(index term, as written) for the query's technical-looking Latin-script names.
 
-    With `known` (does some card hold this term?), two words written side by side in a
-    Chinese question are one name when the notes hold the pair: "cross attention" is the
-    notes' "cross-attention", though no card has the word "cross" alone."""
+    With `known` (does some card hold this term?), a hyphenated name is known by the first
+    of its spellings the notes hold ("warm-up" in notes that write "warmup"), and two words
+    written side by side in a Chinese question are one name when the notes hold the pair:
+    "cross attention" is the notes' "cross-attention", though no card has the word "cross"."""
     chinese = is_chinese(query)
     tokens = [m for m in _LATIN.finditer(query) if len(m.group()) >= 2 and not _SIZE.fullmatch(m.group().lower())]
     if not chinese:
         tokens = [m for m in tokens if re.search(r"[A-Z]", m.group()[1:]) or re.search(r"\d", m.group())]
     names: list[tuple[str, str, int, int]] = []  # term, as written, where it starts and ends
     for match in tokens:
-        # a hyphenated name (GPT-4o, Pre-LN) is one name: its first term is the whole
-        for term in terms(match.group())[:1 if "-" in match.group() else None]:
+        for term in terms(match.group(), variants=False):
             if "_" in term or term in STOP_WORDS:
                 continue
+            if "-" in term and known is not None:  # a hyphenated name, by a spelling the notes hold
+                term = next((spelling for spelling in name_spellings(term) if known(spelling)), term)
             if known is not None and chinese and names and query[names[-1][3]:match.start()].isspace():
-                before, written, begins, _ = names[-1]
+                before, _, begins, _ = names[-1]
                 if "_" not in before and known(f"{before}_{term}"):
                     names[-1] = (f"{before}_{term}", query[begins:match.end()], begins, match.end())
                     continue

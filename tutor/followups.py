@@ -173,10 +173,10 @@ def most_important(points: list[str], card: Card, index: Index) -> str:
     """The point carrying the most rare-term weight beyond the question's own words, among
     the points that stand on their own (one opening with 这 / 因此 / "This" leans on the
     sentence before it, which the learner has not seen)."""
-    asked = set(index.lexical.content_terms(card.question))
+    asked = set(index.lexical.content_terms(card.question, variants=False))
 
-    def weight(point: str) -> float:
-        return sum(index.lexical.idf(t) for t in index.lexical.content_terms(point) if t not in asked)
+    def weight(point: str) -> float:  # one term per name, as grading counts it
+        return sum(index.lexical.idf(t) for t in index.lexical.content_terms(point, variants=False) if t not in asked)
 
     standalone = [p for p in points if not _LEANS_BACK.match(p.strip())]
     return max(standalone or points, key=weight)

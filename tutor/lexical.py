@@ -1,7 +1,8 @@
 """A small lexical index for exact terms (`KV Cache`, `RMSNorm`, `O(n²d)`), Chinese-aware.
 
 Chinese runs are segmented with jieba; Latin runs are lower-cased words plus adjacent-word
-pairs, so "KV Cache" is one term as well as two. Scores are BM25, but a query is only
+pairs, so "KV Cache" is one term as well as two, and a hyphenated name is also held under
+its other spellings ("warm-up": warmup, warm_up), of which a question counts one. Scores are BM25, but a query is only
 scored on its informative terms: stop words and terms that occur in a large share of the
 cards are dropped, which keeps "什么", "为什么" or "你好" from pulling in cards — the
 usual failure of naive BM25 fusion on Chinese.
@@ -24,7 +25,10 @@ jieba.setLogLevel(logging.WARNING)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:[._+\-][a-z0-9]+)*")
 _FORMULA = re.compile(r"\bo\([^()]{1,20}\)")
-_CONTRACTION = re.compile(r"(?<=[a-z])(n't|'s|'d|'re|'ll|'ve|'m)\b")
+_APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc]")
+_NEGATED = re.compile(r"\b(ca|wo|sha|ai)n't\b")
+_NEGATED_WORDS = {"ca": "can", "wo": "will", "sha": "shall", "ai": "is"}
+_CONTRACTION = re.compile(r"(?<=[a-z0-9])(n't|'s|'d|'re|'ll|'ve|'m)\b")
 
 STOP_WORDS = frozenset(
     """
@@ -49,19 +53,37 @@ def is_chinese(text: str) -> bool:
 def terms(text: str, variants: bool = True) -> list[str]:
     """Index terms of `text`: jieba words for Chinese, words and word pairs for Latin script.
 
-    `variants`: a hyphenated name also yields its other spellings (below). Retrieval wants
-    them, to match a question however it spells the name; grading does not, or naming
-    "Pre-LN" would weigh as three terms of the point."""
+    `variants`: a hyphenated name also yields its other spellings (`name_spellings`), so
+    the index holds "warm-up" under "warmup" and "warm_up" too. Retrieval wants them, to
+    match a question however it spells the name; grading does not, or naming "Pre-LN"
+    would weigh as three terms of the point."""
+    return [term for group in _term_groups(text, variants) for term in group]
+
+
+def name_spellings(token: str) -> list[str]:
+    """A hyphenated name's spellings, itself first: "warm-up" -> warm-up, warmup, warm_up
+    ("cross attention" written apart is the pair `cross_attention`). Only names whose every
+    part has a letter and is not a stop word: "3-5", "2023-01-15" and "state-of-the-art"
+    are one term each."""
+    parts = token.split("-")
+    if len(parts) < 2 or not all(re.search(r"[a-z]", part) and part not in STOP_WORDS for part in parts):
+        return [token]
+    return [token, "".join(parts), *(f"{a}_{b}" for a, b in zip(parts, parts[1:]))]
+
+
+def _term_groups(text: str, variants: bool) -> list[list[str]]:
+    """`terms`, grouped: each group is one term, or one hyphenated name's spellings."""
     text = unicodedata.normalize("NFKC", text).lower()
-    found: list[str] = []
+    groups: list[list[str]] = []
     # Big-O formulas are matched whole, spaces and dots removed: "O(n^2 · d)" == "o(n2d)".
     for formula in _FORMULA.findall(text):
-        found.append(re.sub(r"[\s^·⋅*\\{}]|cdot", "", formula))
+        groups.append([re.sub(r"[\s^·⋅*\\{}]|cdot", "", formula)])
     text = _FORMULA.sub(" ", text)
     text = re.sub(r"\\[a-z]+", " ", text)  # LaTeX commands are markup, not words
-    # English contractions are not words of their own ("what's model" is not "s_model").
-    text = re.sub(r"\b(ca|wo)n't\b", lambda m: "can not" if m.group(1) == "ca" else "will not", text.replace("\u2019", "'"))
-    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
+    # English contractions are not words ("what's model" is not "s_model", "isn't" not "isn")
+    text = _APOSTROPHES.sub("'", text)
+    text = _NEGATED.sub(lambda m: _NEGATED_WORDS[m.group(1)], text)
+    text = _CONTRACTION.sub("", text)
     position = 0
     previous_latin: str | None = None
     for match in _WORD.finditer(text):
@@ -70,20 +92,17 @@ def terms(text: str, variants: bool = True) -> list[str]:
         token = match.group()
         if _CJK.fullmatch(token):
             previous_latin = None
-            found.extend(w for w in jieba.lcut_for_search(token) if len(w) > 1 and w not in STOP_WORDS)
+            groups.extend([w] for w in jieba.lcut_for_search(token) if len(w) > 1 and w not in STOP_WORDS)
             continue
+        spellings = name_spellings(token) if variants else [token]
         if len(token) > 1 and token not in STOP_WORDS:
-            found.append(token)
-        # A hyphenated name is also its parts written together and the word pairs of its
-        # parts, so "warm-up" meets "warmup" and "cross-attention" meets "cross attention".
-        parts = token.split("-") if variants and "-" in token else [token]
-        if len(parts) > 1:
-            found.append("".join(parts))
-            found.extend(f"{a}_{b}" for a, b in zip(parts, parts[1:]))
-        if previous_latin and gap.strip(" -_") == "" and parts[0] not in STOP_WORDS:
-            found.append(f"{previous_latin}_{parts[0]}")
-        previous_latin = parts[-1] if parts[-1] not in STOP_WORDS else None
-    return found
+            groups.append(spellings)
+        # a pair with the word before, and after it, is made with the name's first and last part
+        first, last = (token, token) if len(spellings) == 1 else (token.split("-")[0], token.split("-")[-1])
+        if previous_latin and gap.strip(" -_") == "" and first not in STOP_WORDS:
+            groups.append([f"{previous_latin}_{first}"])
+        previous_latin = last if last not in STOP_WORDS else None
+    return groups
 
 
 @dataclass
@@ -176,13 +195,16 @@ class LexicalIndex:
 
     def keywords(self, text: str, n: int) -> list[str]:
         """The `n` rarest terms of `text` that these cards know: a hint without the answer."""
-        known = [t for t in dict.fromkeys(terms(text)) if "_" not in t and t in self.vocabulary]
+        known = [t for t in dict.fromkeys(terms(text, variants=False)) if "_" not in t and t in self.vocabulary]
         return sorted(known, key=self.idf, reverse=True)[:n]
 
     def content_terms(self, query: str, variants: bool = True) -> list[str]:
-        """The query's terms minus those too common in these cards to mean anything."""
+        """The query's terms minus those too common in these cards to mean anything. A
+        hyphenated name counts once, by the first of its spellings these cards hold (or
+        by itself when they hold none): "warm-up" is `warmup` in notes that write that."""
         limit = max(1, self.max_document_share * self.documents)
-        return [t for t in dict.fromkeys(terms(query, variants)) if self._frequency(t) <= limit]
+        chosen = [next((t for t in group if t in self.vocabulary), group[0]) for group in _term_groups(query, variants)]
+        return [t for t in dict.fromkeys(chosen) if self._frequency(t) <= limit]
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """BM25 per card over the query's content terms, and the share of the query's

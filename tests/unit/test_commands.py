@@ -64,9 +64,16 @@ def test_a_hyphenated_name_and_the_same_words_apart_share_a_term():
     assert "cross_attention" in terms("Encoder-decoder 的 cross-attention") and "cross_attention" in terms("Cross Attention")
     assert "gpt-4o" in terms("GPT-4o")  # the whole name is still a term
     assert "gpt-4o" in terms("GPT-4o", variants=False) and "gpt4o" not in terms("GPT-4o", variants=False)
-    # contractions are not words: no "s_model", "isn" or "ca"
-    found = terms("What's model collapse? It isn't rare, and we can't skip it")
-    assert "model_collapse" in found and not {"s_model", "isn", "ca", "s"} & set(found)
+    # contractions are not words: no "s_model", "isn", "ca" or "s_tokenizer"
+    found = terms("What's model collapse? It isn't rare, we can't skip it; GPT-2\u2019s tokenizer")
+    assert "model_collapse" in found and "gpt-2_tokenizer" in found
+    assert not {"s_model", "isn", "ca", "s_tokenizer", "not"} & set(found)
+    # numbers, dates and stop words are not names with other spellings
+    assert terms("3-5 epochs") == ["3-5", "epochs", "3-5_epochs"] and "of_the" not in terms("state-of-the-art")
+    # a question counts one spelling of a name: the one these notes hold
+    notes = LexicalIndex.build(["warmup 学习率预热", "cross-attention 的 Q 来自 decoder"])
+    assert notes.content_terms("warm-up 怎么设") == ["warmup"]
+    assert notes.content_terms("cross-attention 的 Q") == ["cross-attention"]
     index = LexicalIndex.build(["cross-attention 的 Q 来自 decoder", "self-attention 的 Q、K、V 同源"])
     scores, _ = index.scores("cross attention 里 Q 从哪来")
     assert scores[0] > scores[1]
@@ -81,6 +88,11 @@ def test_words_side_by_side_in_a_chinese_question_are_one_name_when_the_notes_ho
     # a pair the notes do not hold stays two names, and without the notes nothing is merged
     assert [t for t, _ in salient_terms("group normalization 怎么分组", holds)] == ["group", "normalization"]
     assert [t for t, _ in salient_terms("cross attention 里的查询从哪里来", None)] == ["cross", "attention"]
+    # a hyphenated name by the spelling the notes hold; an English question is never paired
+    assert salient_terms("warm-up 有什么用", {"warmup"}.__contains__) == [("warmup", "warm-up")]
+    both = {"layernorm_rmsnorm"}.__contains__
+    assert [t for t, _ in salient_terms("How do LayerNorm RMSNorm differ?", both)] == ["layernorm", "rmsnorm"]
+    assert [t for t, _ in salient_terms("LayerNorm RMSNorm 有何不同", both)] == ["layernorm_rmsnorm"]
     # words apart (not side by side) are never merged
     assert [t for t, _ in salient_terms("cross 层和 attention 层的区别", holds)] == ["cross", "attention"]
 
