@@ -35,6 +35,22 @@ def test_coverage_set_is_check_only_and_mostly_covered_by_the_notes():
     assert sum(q.on_topic for q in queries) / len(queries) >= 0.9
 
 
+def test_blind_questions_and_the_decline_sets_name_cards_and_keep_their_splits():
+    """Questions written before reading the notes (split once, dev / check), other fields'
+    questions for the fit (dev) and a held-back set of declines (check)."""
+    keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards}
+    blind = load_queries(DATA / "blind_questions.jsonl")
+    assert len(blind) >= 140 and {q.split for q in blind} == {"dev", "check"}
+    assert {key for q in blind for key in q.expected} <= keys
+    assert all(bool(q.expected) == (q.kind == "covered") for q in blind)
+    assert sum(q.lang == "en" for q in blind) / len(blind) >= 0.35
+    dev, check = load_queries(DATA / "offdomain_dev.jsonl"), load_queries(DATA / "decline_check.jsonl")
+    assert {q.split for q in dev} == {"dev"} and {q.split for q in check} == {"check"}
+    assert not any(q.expected for q in dev + check)
+    assert sum(q.kind == "offdomain-tech" for q in dev) >= 100 and sum(q.kind == "offdomain-tech" for q in check) >= 60
+    assert not {q.text for q in dev} & {q.text for q in check}
+
+
 def test_uncovered_near_misses_are_without_gold_and_split_by_file():
     dev, check = load_queries(DATA / "uncovered_dev.jsonl"), load_queries(DATA / "uncovered_check.jsonl")
     assert len(dev) >= 60 and {q.split for q in dev} == {"dev"} and {q.kind for q in dev} == {"uncovered-llm"}
