@@ -44,6 +44,9 @@ def test_blind_questions_and_the_decline_sets_name_cards_and_keep_their_splits()
     assert {key for q in blind for key in q.expected} <= keys
     assert all(bool(q.expected) == (q.kind == "covered") for q in blind)
     assert sum(q.lang == "en" for q in blind) / len(blind) >= 0.35
+    english = load_queries(DATA / "blind_en_questions.jsonl")
+    assert len(english) >= 100 and {q.lang for q in english} == {"en"} and {q.split for q in english} == {"dev", "check"}
+    assert {key for q in english for key in q.expected} <= keys
     dev, check = load_queries(DATA / "offdomain_dev.jsonl"), load_queries(DATA / "decline_check.jsonl")
     assert {q.split for q in dev} == {"dev"} and {q.split for q in check} == {"check"}
     assert not any(q.expected for q in dev + check)
