@@ -81,6 +81,7 @@ def decision_threshold(probability: np.ndarray, covered: np.ndarray) -> float:
     grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
     accuracy = np.array([np.mean((probability >= t) == (covered == 1)) for t in grid])
     smoothed = np.convolve(np.pad(accuracy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    # rounded so that equal averages tie exactly and the lowest threshold wins
     return float(grid[int(np.argmax(np.round(smoothed, 9)))])
 
 

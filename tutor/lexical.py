@@ -97,11 +97,12 @@ def _term_groups(text: str, variants: bool) -> list[list[str]]:
         spellings = name_spellings(token) if variants else [token]
         if len(token) > 1 and token not in STOP_WORDS:
             groups.append(spellings)
-        # a pair with the word before, and after it, is made with the name's first and last part
-        first, last = (token, token) if len(spellings) == 1 else (token.split("-")[0], token.split("-")[-1])
-        if previous_latin and gap.strip(" -_") == "" and first not in STOP_WORDS:
-            groups.append([f"{previous_latin}_{first}"])
-        previous_latin = last if last not in STOP_WORDS else None
+        # a name with other spellings pairs with the word before by its first part, and
+        # with the word after by its last, as the same words written apart would
+        parts = token.split("-") if len(spellings) > 1 else [token]
+        if previous_latin and gap.strip(" -_") == "" and parts[0] not in STOP_WORDS:
+            groups.append([f"{previous_latin}_{parts[0]}"])
+        previous_latin = parts[-1] if parts[-1] not in STOP_WORDS else None
     return groups
 
 
