@@ -9,22 +9,30 @@ gives one of the compared things, said of the other.
 
 1. The compared things are read from the question's coordination ("Pre-LN 和 Post-LN",
    "TCP vs UDP", "栈和队列", "greedy、beam search 和 sampling", "LayerNorm 而不是
-   BatchNorm"), only in a question that asks for a difference; a CamelCase name is also
-   known by its capitals (LayerNorm: LN).
+   BatchNorm", "BFS differ from DFS"), in a question that asks for a difference or that
+   lists three things or more in one run ("什么是脏读、不可重复读和幻读": it asks about each);
+   a CamelCase name is also known by its capitals (LayerNorm: LN), a name of three words
+   by their initials (breadth-first search: BFS).
 2. Note and answer are cut into clauses. A clause is about the compared thing it starts
    with ("Threads of the same process share…": threads; in Chinese the one a first name
    only qualifies, "进程内的线程…": 线程); one that names none goes on about its sentence's
    subject; one that names a thing later ("陷入内核态", "对 UDP 来说…") or compares two
-   ("TCP 比 UDP 开销大") is about no one thing.
-3. An answer clause conflicts with a note clause about another compared thing when it
-   says mostly what that clause says: at least MIN_SHARED_WORDS shared words (the names'
-   own words aside), weighing (IDF) at least MIN_SHARED_WEIGHT and MIN_CLAIM_SHARE of the
-   answer clause's words and more than MARGIN times what the note says of the answer's
-   own subject, with the same negation next to the shared words (the note's "Pre-LN 可以
+   ("TCP 比 UDP 开销大") is about no one thing. A one-character name inside a longer word
+   does not name it ("栈顶" is not "栈").
+3. What the note says of each thing is all its clauses about it taken together (a claim
+   may join two of them: "BFS uses a stack and goes as deep as possible" against "DFS goes
+   as deep as possible…, using a stack"). An answer clause conflicts when it says mostly
+   what the note says of another compared thing: at least MIN_SHARED_WORDS shared words
+   (the names' own words aside), weighing (IDF) at least MIN_SHARED_WEIGHT and
+   MIN_CLAIM_SHARE of the clause's words that the note uses at all, and more than MARGIN
+   times what the note says of the answer's own subject; said as much of a third thing,
+   it is said of neither. The note clause cited is the other thing's that shares most,
+   and it must carry the same negation next to the shared words (the note's "Pre-LN 可以
    不用 warmup" is not contradicted by "Post-LN 需要 warmup").
 
-It sees only swaps; a wrong number, a reversed direction or an invented mechanism pass
-unseen (see the README for what was tried and measured).
+It sees only swaps; a wrong number, a reversed direction ("T 越大越尖锐"), an invented
+mechanism or a claim with its negation the other way round pass unseen (see the README for
+what was tried and measured).
 """
 from __future__ import annotations
 
@@ -38,7 +46,7 @@ import jieba
 from .lexical import terms
 
 _COORDINATOR = re.compile(r"\s*(?:和|与|跟|及|、|或者|或|还是|而不是|而非)\s*"
-                          r"|\s+(?:and|or|vs\.?|versus|/)\s+|,\s*(?=[A-Za-z])", re.I)
+                          r"|\s+(?:and|or|vs\.?|versus|/|differs?\s+from|compared\s+(?:to|with))\s+|,\s*(?=[A-Za-z])", re.I)
 _WORD_INSIDE = re.compile(r"\s*[和与跟及或]\s*")  # a coordinator only if jieba reads it as one ("参与", "及时")
 _QUESTION_END = re.compile(r"[？?。！!；;：:，,（）()]\s*(?![A-Za-z])")
 _LATIN_TAIL = re.compile(r"([A-Za-z][\w./+@-]*(?:\s+[A-Za-z][\w./+@-]*)?)\s*$")  # "TCP/IP" is one name
@@ -70,14 +78,20 @@ _LEAD = re.compile(r"[\W_]+|而且|而|但是|但|所以|因此|另外|其中|�
                    re.I)
 # between a Chinese name and the one it qualifies: "进程内的线程", "TCP 中的拥塞控制"
 _QUALIFIES = re.compile(r"\s*(?:中|内|里|里面|之间)?\s*的\s*|\s*(?:中|内|里)\s*")
-_NEGATION = re.compile(r"不|没|无需|无法|\bnot\b|\bno\b|\bnever\b|n't|\bwithout\b|\bcannot\b", re.I)
-_NOT_NEGATION = re.compile(r"不同|不仅|不断|不少|不过|不管|不论|不一定")  # only contain one
+_NEGATION = re.compile(r"不|没|未|无需|无法|\bnot\b|\bno\b|\bnever\b|n't|\bwithout\b|\bcannot\b", re.I)
+_NOT_NEGATION = re.compile(r"不同|不仅|不断|不少|不过|不管|不论|不一定|未来")  # only contain one
 _NEGATION_REACH = 8  # Chinese characters after a negation that it is about
 _FOLLOWING_WORDS = re.compile(r"(?:\W*\w+){1,4}")  # or English words
 # "TCP 比 UDP 开销大", "higher latency than UDP": a comparison of two named things, not a
 # property of one
 _COMPARES = re.compile(r"比|相比|相对于|than|compared|versus|\bvs\b", re.I)
 MIN_SHARED_WORDS = 2
+# a question that names this many things in one list ("什么是脏读、不可重复读和幻读") asks about
+# each of them, as a comparison does; two ("均值和方差") are often one subject
+LISTED_THINGS = 3
+# a name of this many words is also known by their initials ("breadth-first search": BFS);
+# of two words the initials are too often something else ("beam search": bs, batch size)
+ACRONYM_PARTS = 3
 MIN_SHARED_WEIGHT = 4.0  # IDF: two words each in fewer than ~1 in 7 cards
 MARGIN = 1.5  # the note's other subject must fit the claim this much better than its own
 # and the claim must be mostly the note's words: "top-p 的候选集大小会随分布自适应" shares
@@ -155,39 +169,79 @@ class _Names:
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """Where `text` names a compared thing; a name inside a longer one ("读" in
-        "不可重复读") does not count."""
+        "不可重复读") does not count, nor a one-character Chinese name inside a longer word
+        ("栈" in "栈顶": the stack's top is not the stack; longer names are specific enough, and
+        jieba cuts them unreliably: "测试|集用")."""
         spans = [(m.start(), m.end(), name) for name, pattern in self.patterns for m in pattern.finditer(text)]
-        return sorted((start, end, name) for start, end, name in spans
-                      if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans))
+        spans = [(start, end, name) for start, end, name in spans
+                 if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)]
+        if any(end - start == 1 and _CJK_WORD.fullmatch(text[start:end]) for start, end, _ in spans):
+            words = _words_at(text)
+            spans = [(start, end, name) for start, end, name in spans
+                     if end - start > 1 or not _CJK_WORD.fullmatch(text[start:end]) or _whole_word(text, words, start, end)]
+        return sorted(spans)
 
     def names(self, word: str) -> bool:
         return word in self.words or re.sub(r"e?s$", "", word) in self.words
+
+    def part_of_name(self, word: str) -> bool:
+        """A Chinese word inside a name ("测试" of "测试集"): what names the thing, not what is said of it."""
+        return bool(_CJK_WORD.fullmatch(word)) and any(word in spelling for spelling in self.words)
 
 
 def compared_terms(question: str) -> dict[str, frozenset[str]]:
     """The things a question compares ("Pre-LN 和 Post-LN", "TCP vs UDP", "栈和队列",
     "训练集、验证集和测试集") as the question spells them, each with the spellings that name it
     (lower case)."""
-    if not _ASKS_DIFFERENCE.search(question):
-        return {}
+    asks_difference = bool(_ASKS_DIFFERENCE.search(question))
     found: list[str] = []
     for part in _QUESTION_END.split(question):
         pieces = _split_coordination(part)
-        for left, right in zip(pieces, pieces[1:]):
+        lists: list[list[str]] = []  # runs of things joined one to the next ("A、B 和 C")
+        for at, (left, right) in enumerate(zip(pieces, pieces[1:])):
             conjuncts = (_tail(left), _head(right))
-            if all(conjuncts):
-                found += conjuncts
+            if not all(conjuncts):
+                continue
+            if lists and at > 0 and lists[-1][-1] == conjuncts[0] and _bare_name(left) == _bare_name(conjuncts[0]):
+                lists[-1].append(conjuncts[1])
+            else:
+                lists.append(list(conjuncts))
+        found += [name for things in lists
+                  if asks_difference or len({name.lower() for name in things}) >= LISTED_THINGS for name in things]
     first: dict[str, str] = {}  # each thing as the question first spells it
     for name in found:
         first.setdefault(name.lower(), name)
     return {name: _spellings(name) for name in first.values()}
 
 
-def _split_coordination(part: str) -> list[str]:
-    bounds, at = {0}, 0
-    for word in jieba.lcut(part):
+def _words_at(text: str) -> list[tuple[int, int]]:
+    """Where each of jieba's words in `text` starts and ends."""
+    spans, at = [], 0
+    for word in jieba.lcut(text):
+        spans.append((at, at + len(word)))
         at += len(word)
-        bounds.add(at)
+    return spans
+
+
+# jieba joins a one-character name to the particle beside it ("栈是"); that is still the name
+_PARTICLES = frozenset("是的和与也都在会就只不可能则要或")
+
+
+def _whole_word(text: str, words: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether text[start:end] is whole words, or one word with a particle beside it."""
+    first = next(span for span in words if span[0] <= start < span[1])
+    last = next(span for span in words if span[0] < end <= span[1])
+    beside = text[first[0]:start] + text[end:last[1]]
+    return not beside or (first == last and beside in _PARTICLES)
+
+
+def _word_bounds(text: str) -> set[int]:
+    """Where jieba's words start and end in `text`."""
+    return {0} | {end for _, end in _words_at(text)}
+
+
+def _split_coordination(part: str) -> list[str]:
+    bounds = _word_bounds(part)
     pieces, start = [], 0
     for match in _COORDINATOR.finditer(part):
         if _WORD_INSIDE.fullmatch(match.group()):
@@ -227,6 +281,11 @@ def _head(piece: str) -> str | None:
     return None
 
 
+def _bare_name(text: str) -> str:
+    """A list's middle piece is one thing when it is only that thing's name ("A、B 和 C")."""
+    return re.sub(r"[\W_]", "", text).lower()
+
+
 def _chinese_thing(word: str) -> str | None:
     return word if 1 <= len(word) <= 6 and word not in _NOT_THINGS else None
 
@@ -236,44 +295,66 @@ def _spellings(name: str) -> frozenset[str]:
     capitals = re.findall(r"[A-Z]", name)
     if len(capitals) >= 2 and not name.isupper() and re.fullmatch(r"[A-Za-z]+", name):
         spellings.add("".join(capitals).lower())  # LayerNorm: ln
+    parts = re.split(r"[\s-]+", name)
+    if len(parts) >= ACRONYM_PARTS and all(re.fullmatch(r"[A-Za-z][a-z]+", part) for part in parts):
+        spellings.add("".join(part[0] for part in parts).lower())  # breadth-first search: bfs
     return frozenset(spellings)
 
 
 def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
     """The answer's clauses that say of one compared thing what the note says of another.
     `weight(word)`: how telling a shared word is (the lexical index's IDF)."""
-    names, note_clauses = _read_note(question, note)
-    if not note_clauses:
+    read = _read_note(question, note)
+    if not read.said_of:
         return []
-    conflicts = []
-    for clause in _clauses(answer, names):
-        if clause.subject is None:
-            continue
-        own = max((_fit(clause, c, weight) for c in note_clauses if c.subject == clause.subject), default=0.0)
-        rivals = [(_fit(clause, c, weight), c) for c in note_clauses if c.subject != clause.subject
-                  and len(shared := clause.words & c.words) >= MIN_SHARED_WORDS
-                  and c.negates(shared) == clause.negates(shared)]
-        if not rivals:
-            continue
-        fit, rival = max(rivals, key=lambda pair: pair[0])
-        claim = sum(weight(w) for w in clause.words)
-        if fit >= max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * claim) and fit > MARGIN * own + 1.0:
-            conflicts.append(Conflict(clause.text, rival.text, clause.subject, rival.subject, clause.sentence))
-    return conflicts
+    said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
+    return [conflict for conflict in said if conflict is not None]
 
 
-def _fit(clause: _Clause, other: _Clause, weight: Callable[[str], float]) -> float:
-    return sum(weight(w) for w in clause.words & other.words)
+def _swap(clause: _Clause, read: _Note, weight: Callable[[str], float]) -> Conflict | None:
+    """The answer clause says mostly what the note says of another compared thing (step 3)."""
+    own = _weight(clause.words & read.said_of.get(clause.subject, frozenset()), weight)
+    rivals = sorted(((_weight(clause.words & words, weight), subject) for subject, words in read.said_of.items()
+                     if subject != clause.subject and len(clause.words & words) >= MIN_SHARED_WORDS), reverse=True)
+    if not rivals or (len(rivals) > 1 and rivals[1][0] >= rivals[0][0]):  # as said of two other things: of neither
+        return None
+    fit, instead = rivals[0]
+    # the note clause about that thing that says most of it, said the same way
+    # (the note's "Pre-LN 可以不用 warmup" is not contradicted by "Post-LN 需要 warmup")
+    cited = max((c for c in read.clauses if c.subject == instead), key=lambda c: _weight(clause.words & c.words, weight))
+    shared = clause.words & cited.words
+    if not shared or cited.negates(shared) != clause.negates(shared):
+        return None
+    claim = _weight(clause.words & read.words, weight)  # words the note never uses say nothing either way
+    if fit >= max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * claim) and fit > MARGIN * own + 1.0:
+        return Conflict(clause.text, cited.text, clause.subject, instead, clause.sentence)
+    return None
+
+
+def _weight(words: frozenset[str], weight: Callable[[str], float]) -> float:
+    return sum(weight(w) for w in words)
+
+
+@dataclass(frozen=True)
+class _Note:
+    """A card's note as `find_conflicts` reads it."""
+
+    names: _Names  # the things its question compares
+    clauses: tuple[_Clause, ...]  # its clauses about one of them
+    said_of: dict[str, frozenset[str]]  # everything it says of each
+    words: frozenset[str]  # all those words
 
 
 @functools.lru_cache(maxsize=1024)
-def _read_note(question: str, note: str) -> tuple[_Names, tuple[_Clause, ...]]:
-    """What the question compares and the note's clauses about each (read once per card)."""
+def _read_note(question: str, note: str) -> _Note:
+    """What the question compares and what the note says of each (read once per card)."""
     compared = compared_terms(question)
     names = _Names.of(compared)
-    if len(compared) < 2:
-        return names, ()
-    return names, tuple(c for c in _clauses(note, names) if c.subject is not None)
+    clauses = tuple(c for c in _clauses(note, names) if c.subject is not None) if len(compared) >= 2 else ()
+    said_of: dict[str, frozenset[str]] = {}
+    for clause in clauses:
+        said_of[clause.subject] = said_of.get(clause.subject, frozenset()) | clause.words
+    return _Note(names, clauses, said_of, frozenset().union(*said_of.values()))
 
 
 def _clauses(text: str, names: _Names) -> list[_Clause]:
@@ -291,7 +372,8 @@ def _clauses(text: str, names: _Names) -> list[_Clause]:
                 subject = _subject(lower, spans)
             # single words: word pairs ("share_memory") would count a shared word twice
             words = frozenset(w for w in terms(piece, variants=False)
-                              if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w))
+                              if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w)
+                              and not names.part_of_name(w))
             for name_start, name_end, _ in reversed(spans):
                 lower = lower[:name_start] + " " * (name_end - name_start) + lower[name_end:]
             clauses.append(_Clause(piece, subject, words, lower, sentence))

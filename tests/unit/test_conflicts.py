@@ -17,6 +17,11 @@ def _weight(word: str) -> float:
     ("栈和队列有什么区别？", {"栈", "队列"}),
     ("TCP 的流量控制和拥塞控制有什么区别？", {"流量控制", "拥塞控制"}),
     ("Top-k 采样和 top-p（nucleus）采样有什么区别？", {"Top-k", "top-p"}),
+    ("How does breadth-first search differ from depth-first search?", {"breadth-first search", "depth-first search"}),
+    ("What is a process compared with a thread?", {"process", "thread"}),
+    # three things listed in one run ask about each of them, with or without "difference"
+    ("什么是脏读、不可重复读和幻读？", {"脏读", "不可重复读", "幻读"}),
+    ("为什么要把数据划分为训练集、验证集和测试集？", {"训练集", "验证集", "测试集"}),
 ])
 def test_the_things_a_question_compares(question, things):
     assert set(compared_terms(question)) == things
@@ -26,6 +31,8 @@ def test_the_things_a_question_compares(question, things):
     "BatchNorm 和 LayerNorm 分别在哪些维度上统计均值和方差？",  # lists what to state, compares nothing
     "RoPE 的原理是什么？",
     "DPO 有哪些优点和局限？",  # asks about qualities, not things
+    "什么是均值和方差？",  # two things without a comparison are often one subject
+    "Pre-LN 和 Post-LN 用在哪里，warmup 和学习率又怎么设？",  # two runs of two, not a list of four
 ])
 def test_questions_that_compare_nothing(question):
     assert len(compared_terms(question)) < 2
@@ -38,6 +45,15 @@ def test_a_coordinator_inside_a_word_joins_nothing():
 
 def test_a_capitalised_name_is_known_by_its_capitals_too():
     assert compared_terms("LayerNorm 和 BatchNorm 有什么区别？")["LayerNorm"] == {"layernorm", "ln"}
+
+
+def test_a_name_of_three_words_is_known_by_their_initials_too():
+    things = compared_terms("How does breadth-first search differ from depth-first search?")
+    assert things["breadth-first search"] == {"breadth-first search", "bfs"}
+    # two words' initials are too often something else ("bs": batch size); a part that is
+    # already an abbreviation gives none ("Pre-LN" and "Post-LN" would both be "pl")
+    assert compared_terms("greedy 和 beam search 有什么区别？")["beam search"] == {"beam search"}
+    assert compared_terms("Pre-LN 和 Post-LN 有什么区别？")["Pre-LN"] == {"pre-ln"}
 
 
 NOTE = ("TCP 面向连接，先三次握手再传数据，有确认和重传，保证可靠有序。"
@@ -122,3 +138,37 @@ def test_the_answer_without_its_contradicting_sentences():
     assert [c.said for c in conflicts] == ["UDP 先三次握手再传数据"]
     assert _without(answer, conflicts) == "UDP 无连接，开销小。\n TCP 保证可靠有序。"
     assert _without(answer, []) == answer
+
+
+def test_what_the_note_says_of_a_thing_across_its_clauses_counts_together():
+    note = ("Breadth-first search explores a graph level by level using a queue. "
+            "Depth-first search follows one branch as deep as possible before backtracking, using a stack.")
+    question = "How does breadth-first search differ from depth-first search?"
+    answer = "BFS uses a stack and explores as far as possible along each branch."
+    conflicts = find_conflicts(question, note, answer, _weight)
+    assert [(c.subject, c.instead) for c in conflicts] == [("breadth-first search", "depth-first search")]
+    # the clause of the other thing's that says most of the claim is the one cited
+    assert conflicts[0].note == "Depth-first search follows one branch as deep as possible before backtracking"
+    assert find_conflicts(question, note, "BFS explores level by level using a queue.", _weight) == []
+
+
+def test_a_claim_that_fits_two_other_things_equally_is_said_of_neither():
+    note = "训练集用来拟合参数。验证集用来挑选参数和模型。测试集只在最后评估一次。"
+    question = "为什么要把数据划分为训练集、验证集和测试集？"
+    assert find_conflicts(question, note, "测试集用来调整参数。", _weight) == []  # 训练集's or 验证集's?
+    said = find_conflicts(question, note, "测试集用来挑选参数和模型。", _weight)
+    assert [(c.subject, c.instead) for c in said] == [("测试集", "验证集")]
+
+
+def test_a_one_character_name_inside_a_longer_word_does_not_name_it():
+    note = "栈是后进先出的线性表，插入和删除都只在栈顶进行；队列是先进先出的线性表，在队尾插入、在队头删除。"
+    # "栈顶" is not "栈": the clause goes on about 栈, so the note says 插入、删除 of both things
+    assert find_conflicts("栈和队列有什么区别？", note, "栈只能在一端进行插入和删除。", _weight) == []
+
+
+def test_wei_is_a_negation_too():
+    note = "Pre-LN 的梯度更稳定，可以未经 warmup 直接训练。Post-LN 深了容易训崩。"
+    question = "Pre-LN 和 Post-LN 有什么区别？"
+    assert find_conflicts(question, note, "Post-LN 要经过 warmup 才能训练。", _weight) == []  # agrees
+    said = find_conflicts(question, note, "Post-LN 未经 warmup 也能训练。", _weight)
+    assert [(c.subject, c.instead) for c in said] == [("Post-LN", "Pre-LN")]
