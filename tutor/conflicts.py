@@ -9,26 +9,31 @@ gives one of the compared things, said of the other.
 
 1. The compared things are read from the question's coordination ("Pre-LN 和 Post-LN",
    "TCP vs UDP", "栈和队列", "greedy、beam search 和 sampling", "LayerNorm 而不是
-   BatchNorm", "BFS differ from DFS"), in a question that asks for a difference or that
-   lists three things or more in one run ("什么是脏读、不可重复读和幻读": it asks about each);
-   a CamelCase name is also known by its capitals (LayerNorm: LN), a name of three words
-   by their initials (breadth-first search: BFS).
+   BatchNorm", "BFS differs from DFS", "processes, threads and coroutines"), in a question
+   that asks for a difference or that lists three things or more in one run ("什么是脏读、
+   不可重复读和幻读": it asks about each). A CamelCase name is also known by its capitals
+   (LayerNorm: LN), a name of three parts by their initials (breadth-first search: BFS);
+   such an abbreviation names the thing only in capitals, as a whole word ("cases" is not
+   CAS).
 2. Note and answer are cut into clauses. A clause is about the compared thing it starts
    with ("Threads of the same process share…": threads; in Chinese the one a first name
    only qualifies, "进程内的线程…": 线程); one that names none goes on about its sentence's
    subject; one that names a thing later ("陷入内核态", "对 UDP 来说…") or compares two
-   ("TCP 比 UDP 开销大") is about no one thing. A one-character name inside a longer word
-   does not name it ("栈顶" is not "栈").
+   ("TCP 比 UDP 开销大", "DFS differs from BFS in that…") is about no one thing. A
+   one-character name inside a longer word does not name it ("栈顶" is not "栈"), and a
+   clause that mentions another thing only that way is about no one thing ("队列先进先出，
+   出栈入栈都在栈顶").
 3. What the note says of each thing is all its clauses about it taken together (a claim
    may join two of them: "BFS uses a stack and goes as deep as possible" against "DFS goes
    as deep as possible…, using a stack"). An answer clause conflicts when it says mostly
    what the note says of another compared thing: at least MIN_SHARED_WORDS shared words
    (the names' own words aside), weighing (IDF) at least MIN_SHARED_WEIGHT and
    MIN_CLAIM_SHARE of the clause's words that the note uses at all, and more than MARGIN
-   times what the note says of the answer's own subject; said as much of a third thing,
-   it is said of neither. The note clause cited is the other thing's that shares most,
-   and it must carry the same negation next to the shared words (the note's "Pre-LN 可以
-   不用 warmup" is not contradicted by "Post-LN 需要 warmup").
+   times (+ 1) what the note says of the answer's own subject or of any third thing. The
+   note clause cited is the other thing's that shares most; it must carry the same
+   negation next to the shared words (the note's "Pre-LN 可以不用 warmup" is not
+   contradicted by "Post-LN 需要 warmup") and not the opposite degree ("TCP 开销大" beside
+   "UDP 开销小" agrees with the note).
 
 It sees only swaps; a wrong number, a reversed direction ("T 越大越尖锐"), an invented
 mechanism or a claim with its negation the other way round pass unseen (see the README for
@@ -38,8 +43,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import jieba
 
@@ -48,7 +54,7 @@ from .lexical import terms
 _COORDINATOR = re.compile(r"\s*(?:和|与|跟|及|、|或者|或|还是|而不是|而非)\s*"
                           r"|\s+(?:and|or|vs\.?|versus|/|differs?\s+from|compared\s+(?:to|with))\s+|,\s*(?=[A-Za-z])", re.I)
 _WORD_INSIDE = re.compile(r"\s*[和与跟及或]\s*")  # a coordinator only if jieba reads it as one ("参与", "及时")
-_QUESTION_END = re.compile(r"[？?。！!；;：:，,（）()]\s*(?![A-Za-z])")
+_QUESTION_END = re.compile(r"[？?。！!；;：:，,（）()](?!\s*[A-Za-z])\s*")  # "A, B and C" is one part
 _LATIN_TAIL = re.compile(r"([A-Za-z][\w./+@-]*(?:\s+[A-Za-z][\w./+@-]*)?)\s*$")  # "TCP/IP" is one name
 _LATIN_HEAD = re.compile(r"^([A-Za-z][\w./+@-]*(?:\s+[A-Za-z][\w./+@-]*)?)")
 _CJK_TAIL = re.compile(r"([\u3400-\u9fff]+)\s*$")
@@ -66,7 +72,7 @@ _NOT_THINGS = frozenset("它 他 她 它们 他们 这 那 这个 那个 两者 
                         "方法 问题 场景 联系 关系 原理 思路 做法 要点 难点 公式 定义 用途 特点 好处 坏处 代价 取舍".split())
 _ARTICLES = frozenset({"a", "an", "the"})
 _LATIN_STOP = frozenset("what why how is are the a an of in to do does difference between compare and or vs "
-                        "when which with for it its can should".split())
+                        "when which with for it its can should differ differs different".split())
 # English grammar words: rare in notes written in Chinese, so their IDF says nothing
 _FUNCTION_WORDS = frozenset("has have had having own each its their they them there one ones other others also only "
                             "just very much many some any all both not no so than then into onto over under up out "
@@ -79,13 +85,19 @@ _LEAD = re.compile(r"[\W_]+|而且|而|但是|但|所以|因此|另外|其中|�
 # between a Chinese name and the one it qualifies: "进程内的线程", "TCP 中的拥塞控制"
 _QUALIFIES = re.compile(r"\s*(?:中|内|里|里面|之间)?\s*的\s*|\s*(?:中|内|里)\s*")
 _NEGATION = re.compile(r"不|没|未|无需|无法|\bnot\b|\bno\b|\bnever\b|n't|\bwithout\b|\bcannot\b", re.I)
-_NOT_NEGATION = re.compile(r"不同|不仅|不断|不少|不过|不管|不论|不一定|未来")  # only contain one
+_NOT_NEGATION = re.compile(r"不同|不仅|不断|不少|不过|不管|不论|不一定|未来|未知|未登录")  # only contain one
 _NEGATION_REACH = 8  # Chinese characters after a negation that it is about
 _FOLLOWING_WORDS = re.compile(r"(?:\W*\w+){1,4}")  # or English words
 # "TCP 比 UDP 开销大", "higher latency than UDP": a comparison of two named things, not a
 # property of one
-_COMPARES = re.compile(r"比|相比|相对于|than|compared|versus|\bvs\b", re.I)
+_COMPARES = re.compile(r"比|相比|相对于|不同于|than|compared|versus|\bvs\b|\bdiffers?\b|\bunlike\b", re.I)
 MIN_SHARED_WORDS = 2
+# "TCP 开销大" beside the note's "UDP 开销小" agrees with it: the same words, opposite degrees
+_OPPOSITE_DEGREES = tuple(pair.split("/") for pair in (
+    "大/小 高/低 多/少 快/慢 长/短 强/弱 宽/窄 重/轻 增/减 升/降 好/差 简单/复杂 "
+    "large/small big/small larger/smaller bigger/smaller high/low higher/lower more/less more/fewer "
+    "fast/slow faster/slower long/short longer/shorter strong/weak stronger/weaker better/worse "
+    "heavy/light heavier/lighter wide/narrow wider/narrower increase/decrease").split())
 # a question that names this many things in one list ("什么是脏读、不可重复读和幻读") asks about
 # each of them, as a comparison does; two ("均值和方差") are often one subject
 LISTED_THINGS = 3
@@ -148,10 +160,10 @@ def _reach(text: str, start: int) -> str:
 
 @dataclass(frozen=True)
 class _Names:
-    """The compared things, each with the patterns that find its spellings in lower case,
-    and the words of those spellings."""
+    """The compared things, each with the patterns that find its spellings, and the words of
+    those spellings (lower case)."""
 
-    patterns: tuple[tuple[str, re.Pattern], ...]
+    patterns: tuple[tuple[str, re.Pattern, bool], ...]  # name, pattern, whether it reads the text as written
     words: frozenset[str]
 
     @classmethod
@@ -160,26 +172,40 @@ class _Names:
         for name, spellings in compared.items():
             for spelling in spellings:
                 if _CJK_WORD.fullmatch(spelling):
-                    patterns.append((name, re.compile(re.escape(spelling))))
+                    patterns.append((name, re.compile(re.escape(spelling)), False))
+                elif spelling != name.lower() and spelling.isalpha():
+                    # an abbreviation ("LN", "BFS") names the thing only in capitals and as a
+                    # whole word: "cases" is not CAS, "bit" is not a binary indexed tree
+                    patterns.append((name, re.compile(rf"(?<![A-Za-z0-9\-]){spelling.upper()}(?![A-Za-z0-9\-])"), True))
                 else:  # a whole word, plural too ("processes")
-                    patterns.append((name, re.compile(rf"(?<![a-z0-9\-]){re.escape(spelling)}(?:e?s)?(?![a-z0-9\-])")))
+                    pattern = re.compile(rf"(?<![a-z0-9\-]){re.escape(spelling)}(?:e?s)?(?![a-z0-9\-])")
+                    patterns.append((name, pattern, False))
         spellings = frozenset().union(*compared.values()) if compared else frozenset()
         # a clause that only names a thing says nothing about it: "Prompt tuning (Lester et al.)"
         return cls(tuple(patterns), spellings | {word for spelling in spellings for word in spelling.split()})
 
-    def spans(self, text: str) -> list[tuple[int, int, str]]:
-        """Where `text` names a compared thing; a name inside a longer one ("读" in
+    def find(self, text: str) -> tuple[list[tuple[int, int, str]], set[str]]:
+        """Where `text` names a compared thing (positions in `text.lower()`), and the things
+        it mentions only inside longer words. A name inside a longer one ("读" in
         "不可重复读") does not count, nor a one-character Chinese name inside a longer word
-        ("栈" in "栈顶": the stack's top is not the stack; longer names are specific enough, and
-        jieba cuts them unreliably: "测试|集用")."""
-        spans = [(m.start(), m.end(), name) for name, pattern in self.patterns for m in pattern.finditer(text)]
+        ("栈" in "栈顶": the stack's top is not the stack; longer names are specific enough,
+        and jieba cuts them unreliably: "测试|集用")."""
+        lower = text.lower()
+        as_written = text if len(text) == len(lower) else lower  # positions must agree
+        spans = [(m.start(), m.end(), name) for name, pattern, written in self.patterns
+                 for m in pattern.finditer(as_written if written else lower)]
         spans = [(start, end, name) for start, end, name in spans
                  if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)]
-        if any(end - start == 1 and _CJK_WORD.fullmatch(text[start:end]) for start, end, _ in spans):
-            words = _words_at(text)
+        inside: set[str] = set()
+        if any(end - start == 1 and _CJK_WORD.fullmatch(lower[start:end]) for start, end, _ in spans):
+            words = _words_at(lower)
+            inside = {name for start, end, name in spans
+                      if end - start == 1 and _CJK_WORD.fullmatch(lower[start:end])
+                      and not _whole_word(lower, words, start, end)}
             spans = [(start, end, name) for start, end, name in spans
-                     if end - start > 1 or not _CJK_WORD.fullmatch(text[start:end]) or _whole_word(text, words, start, end)]
-        return sorted(spans)
+                     if end - start > 1 or not _CJK_WORD.fullmatch(lower[start:end])
+                     or _whole_word(lower, words, start, end)]
+        return sorted(spans), inside - {name for _, _, name in spans}
 
     def names(self, word: str) -> bool:
         return word in self.words or re.sub(r"e?s$", "", word) in self.words
@@ -198,11 +224,11 @@ def compared_terms(question: str) -> dict[str, frozenset[str]]:
     for part in _QUESTION_END.split(question):
         pieces = _split_coordination(part)
         lists: list[list[str]] = []  # runs of things joined one to the next ("A、B 和 C")
-        for at, (left, right) in enumerate(zip(pieces, pieces[1:])):
+        for left, right in zip(pieces, pieces[1:]):
             conjuncts = (_tail(left), _head(right))
             if not all(conjuncts):
                 continue
-            if lists and at > 0 and lists[-1][-1] == conjuncts[0] and _bare_name(left) == _bare_name(conjuncts[0]):
+            if lists and lists[-1][-1] == conjuncts[0] and _bare_name(left) == _bare_name(conjuncts[0]):
                 lists[-1].append(conjuncts[1])
             else:
                 lists.append(list(conjuncts))
@@ -313,25 +339,36 @@ def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str]
 
 def _swap(clause: _Clause, read: _Note, weight: Callable[[str], float]) -> Conflict | None:
     """The answer clause says mostly what the note says of another compared thing (step 3)."""
-    own = _weight(clause.words & read.said_of.get(clause.subject, frozenset()), weight)
-    rivals = sorted(((_weight(clause.words & words, weight), subject) for subject, words in read.said_of.items()
-                     if subject != clause.subject and len(clause.words & words) >= MIN_SHARED_WORDS), reverse=True)
-    if not rivals or (len(rivals) > 1 and rivals[1][0] >= rivals[0][0]):  # as said of two other things: of neither
+    fits = {subject: _total(clause.words & words, weight) for subject, words in read.said_of.items()}
+    own = fits.pop(clause.subject, 0.0)
+    rivals = sorted(((fit, subject) for subject, fit in fits.items()
+                     if len(clause.words & read.said_of[subject]) >= MIN_SHARED_WORDS), reverse=True)
+    if not rivals:
         return None
     fit, instead = rivals[0]
-    # the note clause about that thing that says most of it, said the same way
-    # (the note's "Pre-LN 可以不用 warmup" is not contradicted by "Post-LN 需要 warmup")
-    cited = max((c for c in read.clauses if c.subject == instead), key=lambda c: _weight(clause.words & c.words, weight))
-    shared = clause.words & cited.words
-    if not shared or cited.negates(shared) != clause.negates(shared):
+    runner_up = rivals[1][0] if len(rivals) > 1 else 0.0  # a claim that fits two other things is of neither
+    claim = _total(clause.words & read.words, weight)  # words the note never uses say nothing either way
+    if fit < max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * claim) or fit <= MARGIN * max(own, runner_up) + 1.0:
         return None
-    claim = _weight(clause.words & read.words, weight)  # words the note never uses say nothing either way
-    if fit >= max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * claim) and fit > MARGIN * own + 1.0:
-        return Conflict(clause.text, cited.text, clause.subject, instead, clause.sentence)
-    return None
+    # the note clause about that thing that says most of it, said the same way (the note's
+    # "Pre-LN 可以不用 warmup" is not contradicted by "Post-LN 需要 warmup"), and not to the
+    # opposite degree ("TCP 开销大" beside "UDP 开销小" agrees with the note)
+    cited = max((c for c in read.clauses if c.subject == instead), key=lambda c: _total(clause.words & c.words, weight))
+    shared = clause.words & cited.words
+    if not shared or cited.negates(shared) != clause.negates(shared) or _contrasts(clause.plain, cited.plain):
+        return None
+    return Conflict(clause.text, cited.text, clause.subject, instead, clause.sentence)
 
 
-def _weight(words: frozenset[str], weight: Callable[[str], float]) -> float:
+def _contrasts(said: str, note: str) -> bool:
+    """Whether the two texts use opposite degrees ("大" against "小", "faster" against "slower")."""
+    def has(text: str, word: str) -> bool:
+        return word in text if _CJK_WORD.fullmatch(word) else re.search(rf"\b{word}\b", text) is not None
+    return any(has(said, a) and not has(said, b) and has(note, b) and not has(note, a)
+               for pair in _OPPOSITE_DEGREES for a, b in (pair, pair[::-1]))
+
+
+def _total(words: frozenset[str], weight: Callable[[str], float]) -> float:
     return sum(weight(w) for w in words)
 
 
@@ -341,7 +378,7 @@ class _Note:
 
     names: _Names  # the things its question compares
     clauses: tuple[_Clause, ...]  # its clauses about one of them
-    said_of: dict[str, frozenset[str]]  # everything it says of each
+    said_of: Mapping[str, frozenset[str]]  # everything it says of each (read-only: the note is cached)
     words: frozenset[str]  # all those words
 
 
@@ -354,7 +391,7 @@ def _read_note(question: str, note: str) -> _Note:
     said_of: dict[str, frozenset[str]] = {}
     for clause in clauses:
         said_of[clause.subject] = said_of.get(clause.subject, frozenset()) | clause.words
-    return _Note(names, clauses, said_of, frozenset().union(*said_of.values()))
+    return _Note(names, clauses, MappingProxyType(said_of), frozenset().union(*said_of.values()))
 
 
 def _clauses(text: str, names: _Names) -> list[_Clause]:
@@ -367,9 +404,11 @@ def _clauses(text: str, names: _Names) -> list[_Clause]:
             if len(re.sub(r"\W", "", piece)) < 2:
                 continue
             lower = piece.lower()
-            spans = names.spans(lower)
+            spans, inside = names.find(piece)
             if spans:  # a clause that names one starts a new subject, or leaves it unknown
                 subject = _subject(lower, spans)
+            elif inside - {subject}:  # "队列先进先出，出栈入栈都在栈顶": no longer about 队列 alone
+                subject = None
             # single words: word pairs ("share_memory") would count a shared word twice
             words = frozenset(w for w in terms(piece, variants=False)
                               if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w)

@@ -19,6 +19,7 @@ def _weight(word: str) -> float:
     ("Top-k 采样和 top-p（nucleus）采样有什么区别？", {"Top-k", "top-p"}),
     ("How does breadth-first search differ from depth-first search?", {"breadth-first search", "depth-first search"}),
     ("What is a process compared with a thread?", {"process", "thread"}),
+    ("How do processes, threads and coroutines differ?", {"processes", "threads", "coroutines"}),
     # three things listed in one run ask about each of them, with or without "difference"
     ("什么是脏读、不可重复读和幻读？", {"脏读", "不可重复读", "幻读"}),
     ("为什么要把数据划分为训练集、验证集和测试集？", {"训练集", "验证集", "测试集"}),
@@ -172,3 +173,53 @@ def test_wei_is_a_negation_too():
     assert find_conflicts(question, note, "Post-LN 要经过 warmup 才能训练。", _weight) == []  # agrees
     said = find_conflicts(question, note, "Post-LN 未经 warmup 也能训练。", _weight)
     assert [(c.subject, c.instead) for c in said] == [("Post-LN", "Pre-LN")]
+
+
+def test_an_abbreviation_names_a_thing_only_in_capitals_and_as_a_whole_word():
+    question = "How does compare-and-swap differ from a mutex?"
+    note = "Compare-and-swap retries in a loop without blocking. A mutex puts the waiting thread to sleep."
+    assert compared_terms(question)["compare-and-swap"] == {"compare-and-swap", "cas"}
+    assert find_conflicts(question, note, "Cases of contention put the waiting thread to sleep.", _weight) == []
+    said = find_conflicts(question, note, "CAS puts the waiting thread to sleep.", _weight)
+    assert [(c.subject, c.instead) for c in said] == [("compare-and-swap", "mutex")]
+
+
+def test_a_clause_that_mentions_another_thing_inside_a_word_leaves_the_subject_open():
+    note = "栈是后进先出的线性表，插入和删除都只在栈顶进行；队列是先进先出的线性表，在队尾插入、在队头删除。"
+    # the second clause is not about 队列 any more: 出栈、入栈、栈顶 are the stack's
+    assert find_conflicts("栈和队列有什么区别？", note, "队列先进先出，出栈入栈都只在栈顶进行。", _weight) == []
+
+
+def test_the_same_words_to_the_opposite_degree_agree_with_the_note():
+    for answer in ("TCP 的头部开销与传输延迟都明显更大一些。", "TCP 开销大、延迟高。"):
+        assert find_conflicts(QUESTION, NOTE, answer, _weight) == [], answer
+
+
+def test_a_sentence_that_says_how_two_things_differ_is_about_neither():
+    note = "Breadth-first search explores level by level using a queue. Depth-first search goes deep using a stack."
+    answer = "DFS differs from BFS in that BFS explores level by level using a queue."
+    assert find_conflicts("How does breadth-first search differ from depth-first search?", note, answer, _weight) == []
+
+
+DIVES_NOTE = ("Breadth-first search widens. Breadth-first search layers. "
+              "Depth-first search dives. Depth-first search plunges backtracks.")
+DIVES_QUESTION = "How does breadth-first search differ from depth-first search?"
+
+
+def test_a_claim_may_join_what_the_note_says_of_a_thing_in_two_clauses():
+    # "dives" and "backtracks" are in two clauses about DFS: neither alone shares two words
+    said = find_conflicts(DIVES_QUESTION, DIVES_NOTE, "BFS dives and backtracks.", _weight)
+    assert [(c.subject, c.instead) for c in said] == [("breadth-first search", "depth-first search")]
+
+
+def test_what_the_note_says_of_the_answer_s_own_thing_counts_across_its_clauses():
+    # the claim shares two words with DFS's clauses, and as many with BFS's own two clauses
+    answer = "BFS widens and layers and plunges and backtracks."
+    assert find_conflicts(DIVES_QUESTION, DIVES_NOTE, answer, _weight) == []
+
+
+def test_a_claim_must_fit_the_other_thing_clearly_better_than_a_third():
+    note = "训练集用来拟合参数。验证集用来挑选参数和模型。测试集只在最后评估一次。"
+    question = "为什么要把数据划分为训练集、验证集和测试集？"
+    # shares 用来、参数 with 训练集 and 用来、参数、挑选 with 验证集: not clearly either's
+    assert find_conflicts(question, note, "测试集用来挑选参数。", _weight) == []
