@@ -84,6 +84,14 @@ from .notes import MAX_KEY_POINTS, Card, key_points
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
+# A prose statement with more content words (lexical terms) than this holds several claims
+# and is graded as its clauses (`_claims`). Chosen on the dev splits, bullets left whole:
+# 10 / 12 / 14 / 20 gave team 0.857 / 0.863 / 0.868 / -, prose 0.817 / 0.820 / 0.822 / -,
+# course quizzes 0.690 / 0.684 / 0.677 / - (unsplit 0.865 / 0.817 / 0.641): 14 is the
+# largest gain that leaves no dev set worse.
+CLAIM_TERMS = 14
+# where a statement's clauses end; an ASCII mark only before a space ("1,000" is one number)
+_CLAUSE_BREAK = re.compile(r"[，：；]\s*|[,:;]\s+")
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 _BULLET_LINE = re.compile(r"^\s*(?:(?:[-*+]|\d{1,3}[.)、])\s+|[①②③④⑤⑥⑦⑧⑨⑩])")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
@@ -199,12 +207,43 @@ def grading_points(card: Card) -> list[str]:
     beside it (the seed's positional-encoding card: three bullets of requirements, the
     explanation and the formula in prose); grading only the bullets would miss what the
     card says. Images, links and lines that only announce a list ("编码需要：") are not
-    statements (see `key_points`)."""
+    statements (see `key_points`). A long prose statement is graded as its claims
+    (`_claims`); a bullet is a point as its writer made it."""
     formulas = [f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(card.answer) if m.strip()]
     prose = "\n".join(line for line in _DISPLAY_MATH.sub("\n", card.answer).splitlines()
                        if not _BULLET_LINE.match(line) and not line.rstrip().endswith(("：", ":")))
-    points = list(dict.fromkeys([*card.key_points, *key_points(prose), *formulas]))
+    bullets = set(card.key_points) if any(map(_BULLET_LINE.match, card.answer.splitlines())) else set()
+    statements = [*card.key_points, *key_points(prose)]
+    claims = [claim for statement in statements
+              for claim in ([statement] if statement in bullets else _claims(statement))]
+    points = list(dict.fromkeys([*claims, *formulas]))
     return points[:MAX_KEY_POINTS] or [card.answer]
+
+
+def _claims(statement: str) -> list[str]:
+    """A statement with more than CLAIM_TERMS content words, cut at its clauses and joined
+    back into pieces of at least half that many ("The OS saves the registers … into the
+    PCB, | then the scheduler picks another process …"): each piece one claim an answer
+    makes or not, where the whole sentence is only ever half made."""
+    if _content_words(statement) <= CLAIM_TERMS:
+        return [statement]
+    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(statement)), len(statement)]
+    pieces, current = [], ""
+    for start, end in zip(cuts, cuts[1:]):
+        current += statement[start:end]  # with its punctuation and spaces: pieces join back to the statement
+        if _content_words(current) >= CLAIM_TERMS // 2:
+            pieces.append(current)
+            current = ""
+    if current.strip():  # a short tail belongs to the piece before it
+        if pieces and _content_words(current) < CLAIM_TERMS // 4:
+            pieces[-1] += current
+        else:
+            pieces.append(current)
+    return [piece.strip().strip("，,；;：:").strip() for piece in pieces if piece.strip()]
+
+
+def _content_words(text: str) -> int:
+    return sum("_" not in term for term in terms(text, variants=False))
 
 
 def answer_segments(answer: str) -> list[str]:

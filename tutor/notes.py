@@ -38,6 +38,12 @@ _TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完�
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)、])\s+(.*)$")
 _CIRCLED = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+(?=[A-Z\u4e00-\u9fff])")
+# Lines that start a Markdown block of their own: never the continuation of a paragraph
+_BLOCK_START = re.compile(r"\s*(?:[-*+]\s|\d{1,3}[.)、]\s|#|\||>|```|~~~|\$\$|!\[)")
+_CLAUSE_FINAL = tuple("。！？；：.!?;:")
+_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+# "总结：" before ①②: a label that announces the list, not a statement
+_LIST_LABEL = re.compile(r"(?:[\u4e00-\u9fff]{1,2}|[A-Za-z]+)\s*[：:]\s*$")
 # A formula copied from a rendered web page arrives as "O(n2⋅d)O(n^2 \cdot d)O(n^2 \cdot d)":
 # the rendered glyphs, then the TeX source twice. The unit is bounded so a pathological
 # line cannot make the backtracking search slow.
@@ -320,16 +326,43 @@ def key_points(answer: str) -> list[str]:
     points = bullets
     if not points:
         circled = _CIRCLED.split(answer)
-        if len(circled) > 2:
-            points = circled[1:]
+        if len(circled) > 2:  # what comes before ① is said too ("…不同子空间…总结：①…②…")
+            points = [*_sentences(_LIST_LABEL.sub("", circled[0].rstrip())), *circled[1:]]
     if not points:
-        points = [s for line in answer.splitlines() for s in _SENTENCE_END.split(line)]
+        points = _sentences(answer)
     cleaned = [_strip_point(p) for p in points]
     # A point is a statement to check; a restated question ("...复杂度？") is not one.
     checkable = [p for p in cleaned if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?"))]
     # An answer is graded against at most this many points: grading embeds each of them,
     # and no interview answer covers more (a 60,000-bullet card is a list, not an answer).
     return checkable[:MAX_KEY_POINTS]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for line in paragraph_lines(text) for s in _SENTENCE_END.split(line)]
+
+
+def paragraph_lines(text: str) -> list[str]:
+    """The text's lines with each paragraph on one line. In Markdown a line break inside a
+    paragraph is only where the writer's editor wrapped it: "…而词语的位置是相当重要的\n一个
+    信息。" is one sentence, not "一个信息。" alone. A blank line, a list item, a heading, a
+    table row, a fence and what is inside it, display math or an image start a line of their
+    own, and a line that ends a sentence or clause ends its paragraph's line."""
+    lines: list[str] = []
+    fenced = joinable = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        fence = stripped.startswith(("```", "~~~"))
+        prose = bool(stripped) and not fenced and not fence and not _BLOCK_START.match(line)
+        if prose and joinable and not lines[-1].rstrip().endswith(_CLAUSE_FINAL):
+            before = lines[-1].rstrip()
+            space = "" if _CJK_EDGE.match(before[-1]) and _CJK_EDGE.match(stripped[0]) else " "  # as a browser shows it
+            lines[-1] = before + space + stripped
+        else:
+            lines.append(line)
+        joinable = prose
+        fenced ^= fence
+    return lines
 
 
 def _strip_point(point: str) -> str:

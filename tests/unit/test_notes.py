@@ -1,11 +1,12 @@
 """Parsing real, messy notes into cards."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tutor.notes import NotesError, key_points, load_notes, parse_markdown, repair_pasted_formulas
+from tutor.notes import NotesError, key_points, load_notes, paragraph_lines, parse_markdown, repair_pasted_formulas
 
 from ..conftest import SEED
 
@@ -38,11 +39,26 @@ def test_seed_notes_give_their_questions_and_report_unusable_sections():
     assert "需要体现同一单词在不同位置的区别。" in position.key_points
 
 
-def test_seed_multi_head_answer_uses_circled_items_as_key_points():
+def test_seed_multi_head_answer_uses_circled_items_and_what_comes_before_them_as_key_points():
     cards, _ = parse_markdown(SEED.read_text(encoding="utf-8"), "s.md")
     mha = next(c for c in cards if c.question == "为什么需要Multi-Head Attention？")
-    assert len(mha.key_points) == 2
-    assert mha.key_points[0].startswith("为了解决模型在对当前位置的信息进行编码时")
+    assert len(mha.key_points) == 4
+    # the sentences before ① say the most (different subspaces); "总结：" only announces the list
+    assert "不同子空间中的编码表示信息" in mha.key_points[1] and mha.key_points[1].endswith("特征/信息")
+    assert mha.key_points[2].startswith("为了解决模型在对当前位置的信息进行编码时")
+
+
+def test_a_paragraph_wrapped_over_several_lines_is_one_line():
+    text = ("Transformer中无RNN的循环结构，而词语的位置是相当重要的\n一个信息。下一句\nwraps here\n\n"
+            "- a bullet\n```\ncode line\nmore code\n```\nafter the fence\nand on")
+    assert paragraph_lines(text) == [
+        "Transformer中无RNN的循环结构，而词语的位置是相当重要的一个信息。下一句 wraps here", "",
+        "- a bullet", "```", "code line", "more code", "```", "after the fence and on"]
+    # a line that ends a sentence or clause ends its paragraph's line: lists written without markers stay apart
+    assert paragraph_lines("优点：\n快\n省显存。\n缺点：慢") == ["优点：", "快省显存。", "缺点：慢"]
+    cards, _ = parse_markdown(SEED.read_text(encoding="utf-8"), "s.md")
+    position = next(c for c in cards if c.question == "为什么Transformer需要Positional Encoding？")
+    assert "一个信息。" not in key_points(position.answer)
 
 
 def test_garbled_formula_from_a_web_page_is_repaired():
@@ -201,6 +217,26 @@ def test_grading_points_add_the_prose_and_displayed_formulas_to_the_bullets():
     assert "$$PE_{(pos,2i)} = \\sin(pos/10000^{2i/d})$$" in points
     assert not any(point.startswith("编码需要") for point in points)
     assert len(points) == len(set(points)) == 5
+
+
+def test_a_long_prose_statement_is_graded_as_its_claims_and_a_bullet_as_written():
+    from tutor.grading import CLAIM_TERMS, _claims, _content_words, grading_points
+
+    long = ("The operating system saves the state of the running process, such as its registers, program counter "
+            "and stack pointer, into its process control block, then the scheduler picks another process and "
+            "its saved state is restored, so it continues where it stopped.")
+    assert _content_words(long) > CLAIM_TERMS
+    claims = _claims(long)
+    assert len(claims) >= 2 and all(_content_words(c) >= CLAIM_TERMS // 4 for c in claims)
+    assert re.sub(r"[\s,]", "", "".join(claims)) == re.sub(r"[\s,]", "", long)  # nothing lost
+    assert claims[0] == "The operating system saves the state of the running process, such as its registers"
+    assert _claims("A stack is last in, first out.") == ["A stack is last in, first out."]  # short: one claim
+    assert _claims("It costs 1,000,000 operations on 1,000 tokens with 10,000 heads and 100,000 parameters "
+                   "and 2,000 layers and 3,000 experts and 4,000 steps and 5,000 warmup steps.")[0].count("1,000") == 2
+    card = cards_by_question(f"## T\n\n#### Q?\n{long}\n\n- a short bullet\n")[0]["Q?"]
+    assert grading_points(card) == ["a short bullet", *claims]
+    card = cards_by_question(f"## T\n\n#### Q?\n- {long}\n- a short bullet\n")[0]["Q?"]
+    assert grading_points(card) == [long, "a short bullet"]  # a bullet is the writer's one point
 
 
 def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():
