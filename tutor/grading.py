@@ -4,8 +4,8 @@ Raw cosine is a poor grade: e5 similarities crowd into 0.8-0.97 whatever the qua
 an English answer to a Chinese note scores below a poor Chinese one. So every similarity
 is read relative to a baseline measured for this very answer:
 
-0. The points checked are the card's bullets, its prose statements and its displayed
-   formulas (`grading_points`). The answer is graded against the matched card and against
+0. The points checked are the card's bullets, its prose statements (a long one as its
+   clauses: `_claims`) and its displayed formulas (`grading_points`). The answer is graded against the matched card and against
    the best other card retrieval gives for that card's question (`companions`); the
    higher grade counts and names its card.
    Before anything is embedded, the answer's statements that say of one thing the question

@@ -321,7 +321,8 @@ def _drop_rendered_copy(before: str, tex: str) -> str:
 
 
 def key_points(answer: str) -> list[str]:
-    """Bullets, numbered items or ①② items are the points; otherwise the sentences."""
+    """Bullets, numbered items or ①② items (and the sentences before ①) are the points;
+    otherwise the sentences, a paragraph wrapped over several lines being one."""
     bullets = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
     points = bullets
     if not points:
