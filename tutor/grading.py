@@ -5,9 +5,9 @@ an English answer to a Chinese note scores below a poor Chinese one. So every si
 is read relative to a baseline measured for this very answer:
 
 0. The points checked are the card's bullets, its prose statements (a long one as its
-   clauses: `_claims`) and its displayed formulas (`grading_points`). The answer is graded against the matched card and against
-   the best other card retrieval gives for that card's question (`companions`); the
-   higher grade counts and names its card.
+   clauses: `_claims`) and its displayed formulas (`grading_points`). The answer is
+   graded against the matched card and against the best other card retrieval gives for
+   that card's question (`companions`); the higher grade counts and names its card.
    Before anything is embedded, the answer's statements that say of one thing the question
    compares what either card says of another ("UDP 是面向连接的" against "TCP 是面向连接
    的…": `conflicts.find_conflicts`) are taken out: their sentences earn nothing, the
