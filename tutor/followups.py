@@ -47,8 +47,10 @@ _EXAMPLES = re.compile(r"[（(]\s*(?:如|例如|比如|e\.g\.|such as)[^（）()
                        r"|(?:例如|比如|如(?=\s|[A-Za-z])|e\.g\.|such as)\s*[^，。；,;（(]*")
 # the reporting verb a cut citation leaves behind ("Dong et al.（2021）指出，…")
 _CITED_VERB = re.compile(r"^(?:指出|提出|发现|表明|认为|证明|显示|shows?|found|argued?)[，,：:\s]*")
-_LEANS_BACK = re.compile(r"(?:这|那|此|其|它|因此|所以|于是|同时|另外|此外|(?:this|that|these|those|it|so|thus|hence)\b)",
-                         re.I)
+# a point that leans on the text before it: a pronoun, or a connective that goes on from a
+# clause the point was cut from ("而…", "then the scheduler picks…")
+_LEANS_BACK = re.compile(r"(?:这|那|此|其|它|因此|所以|于是|同时|另外|此外|而|并且|但是|但|且|从而|进而|然后"
+                         r"|(?:this|that|these|those|it|so|thus|hence|and|but|then|which|while|whereas|or)\b)", re.I)
 _ASIDE = re.compile(r"[（(](?![A-Za-z0-9 .\-]+[)）])[^（）()]*[)）]")  # brackets, unless a bare Latin gloss: （RoPE）
 QUESTIONS = {
     "zh": {

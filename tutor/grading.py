@@ -80,7 +80,7 @@ from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
-from .notes import MAX_KEY_POINTS, Card, key_points
+from .notes import MAX_KEY_POINTS, Card, is_list, key_points
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
@@ -92,6 +92,7 @@ MIN_BASELINE_CHUNKS = 20
 CLAIM_TERMS = 14
 # where a statement's clauses end; an ASCII mark only before a space ("1,000" is one number)
 _CLAUSE_BREAK = re.compile(r"[，：；]\s*|[,:;]\s+")
+_INLINE_SPAN = re.compile(r"\$[^$\n]+\$|`[^`\n]+`")
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 _BULLET_LINE = re.compile(r"^\s*(?:(?:[-*+]|\d{1,3}[.)、])\s+|[①②③④⑤⑥⑦⑧⑨⑩])")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
@@ -209,15 +210,18 @@ def grading_points(card: Card) -> list[str]:
     card says. Images, links and lines that only announce a list ("编码需要：") are not
     statements (see `key_points`). A long prose statement is graded as its claims
     (`_claims`); a bullet is a point as its writer made it."""
-    formulas = [f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(card.answer) if m.strip()]
-    prose = "\n".join(line for line in _DISPLAY_MATH.sub("\n", card.answer).splitlines()
-                       if not _BULLET_LINE.match(line) and not line.rstrip().endswith(("：", ":")))
-    bullets = set(card.key_points) if any(map(_BULLET_LINE.match, card.answer.splitlines())) else set()
+    formulas = list(dict.fromkeys(f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(card.answer) if m.strip()))
+    # a line left out is a paragraph break: the prose before a list and after it are two statements
+    prose = "\n".join("" if _BULLET_LINE.match(line) or line.rstrip().endswith(("：", ":")) else line
+                       for line in _DISPLAY_MATH.sub("\n", card.answer).splitlines())
+    listed = set(card.key_points) if is_list(card.answer) else set()
     statements = [*card.key_points, *key_points(prose)]
     claims = [claim for statement in statements
-              for claim in ([statement] if statement in bullets else _claims(statement))]
-    points = list(dict.fromkeys([*claims, *formulas]))
-    return points[:MAX_KEY_POINTS] or [card.answer]
+              for claim in ([statement] if statement in listed else _claims(statement))]
+    claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas]
+    # the formulas keep their place however long the prose: a formula is often the point
+    points = claims[: max(0, MAX_KEY_POINTS - len(formulas))] + formulas[:MAX_KEY_POINTS]
+    return points or [card.answer]
 
 
 def _claims(statement: str) -> list[str]:
@@ -227,7 +231,9 @@ def _claims(statement: str) -> list[str]:
     makes or not, where the whole sentence is only ever half made."""
     if _content_words(statement) <= CLAIM_TERMS:
         return [statement]
-    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(statement)), len(statement)]
+    inline = [m.span() for m in _INLINE_SPAN.finditer(statement)]  # "$\\min(1, r)$" is one term
+    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(statement)
+                 if not any(start < m.start() < end for start, end in inline)), len(statement)]
     pieces, current = [], ""
     for start, end in zip(cuts, cuts[1:]):
         current += statement[start:end]  # with its punctuation and spaces: pieces join back to the statement

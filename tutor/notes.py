@@ -38,12 +38,15 @@ _TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完�
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)、])\s+(.*)$")
 _CIRCLED = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+(?=[A-Z\u4e00-\u9fff])")
-# Lines that start a Markdown block of their own: never the continuation of a paragraph
-_BLOCK_START = re.compile(r"\s*(?:[-*+]\s|\d{1,3}[.)、]\s|#|\||>|```|~~~|\$\$|!\[)")
+# Lines that start a block of their own, never the continuation of a paragraph: list items
+# (also "1、", "（1）", "•"), headings, tables, quotes, fences, display math, images, HTML,
+# thematic breaks, and indented code
+_BLOCK_START = re.compile(r"(?: {4}|\t)|\s*(?:[-*+•]\s|\d{1,3}[.)]\s|\d{1,3}、|[（(]\d{1,3}[)）]|[①-⑩]|#|\||>|<"
+                          r"|```|~~~|\$\$|!\[|(?:[-*_=]\s*){3,}$)")
 _CLAUSE_FINAL = tuple("。！？；：.!?;:")
 _CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 # "总结：" before ①②: a label that announces the list, not a statement
-_LIST_LABEL = re.compile(r"(?:[\u4e00-\u9fff]{1,2}|[A-Za-z]+)\s*[：:]\s*$")
+_LIST_LABEL = re.compile(r"(?:总结|总之|综上|小结|如下|即|(?:in )?summary|in short|to sum up)\s*[：:]\s*$", re.I)
 # A formula copied from a rendered web page arrives as "O(n2⋅d)O(n^2 \cdot d)O(n^2 \cdot d)":
 # the rendered glyphs, then the TeX source twice. The unit is bounded so a pathological
 # line cannot make the backtracking search slow.
@@ -323,12 +326,10 @@ def _drop_rendered_copy(before: str, tex: str) -> str:
 def key_points(answer: str) -> list[str]:
     """Bullets, numbered items or ①② items (and the sentences before ①) are the points;
     otherwise the sentences, a paragraph wrapped over several lines being one."""
-    bullets = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
-    points = bullets
-    if not points:
+    points = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
+    if not points and is_list(answer):  # what comes before ① is said too ("…不同子空间…总结：①…②…")
         circled = _CIRCLED.split(answer)
-        if len(circled) > 2:  # what comes before ① is said too ("…不同子空间…总结：①…②…")
-            points = [*_sentences(_LIST_LABEL.sub("", circled[0].rstrip())), *circled[1:]]
+        points = [*_sentences(_LIST_LABEL.sub("", circled[0].rstrip())), *circled[1:]]
     if not points:
         points = _sentences(answer)
     cleaned = [_strip_point(p) for p in points]
@@ -337,6 +338,12 @@ def key_points(answer: str) -> list[str]:
     # An answer is graded against at most this many points: grading embeds each of them,
     # and no interview answer covers more (a 60,000-bullet card is a list, not an answer).
     return checkable[:MAX_KEY_POINTS]
+
+
+def is_list(answer: str) -> bool:
+    """Whether the answer's key points are its list items (bullets, numbered items, ①②…)
+    as its writer made them, rather than its sentences."""
+    return any(map(_BULLET.match, answer.splitlines())) or len(_CIRCLED.split(answer)) > 2
 
 
 def _sentences(text: str) -> list[str]:
@@ -353,7 +360,8 @@ def paragraph_lines(text: str) -> list[str]:
     fenced = joinable = False
     for line in text.splitlines():
         stripped = line.strip()
-        fence = stripped.startswith(("```", "~~~"))
+        # a code fence, or a line that opens or closes a display formula over several lines
+        fence = stripped.startswith(("```", "~~~")) or stripped.count("$$") % 2 == 1
         prose = bool(stripped) and not fenced and not fence and not _BLOCK_START.match(line)
         if prose and joinable and not lines[-1].rstrip().endswith(_CLAUSE_FINAL):
             before = lines[-1].rstrip()

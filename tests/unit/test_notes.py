@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tutor.notes import NotesError, key_points, load_notes, paragraph_lines, parse_markdown, repair_pasted_formulas
+from tutor.notes import (
+    MAX_KEY_POINTS,
+    NotesError,
+    key_points,
+    load_notes,
+    paragraph_lines,
+    parse_markdown,
+    repair_pasted_formulas,
+)
 
 from ..conftest import SEED
 
@@ -56,9 +64,23 @@ def test_a_paragraph_wrapped_over_several_lines_is_one_line():
         "- a bullet", "```", "code line", "more code", "```", "after the fence and on"]
     # a line that ends a sentence or clause ends its paragraph's line: lists written without markers stay apart
     assert paragraph_lines("优点：\n快\n省显存。\n缺点：慢") == ["优点：", "快省显存。", "缺点：慢"]
+    # what starts a block of its own is never joined to the line before
+    for block in ("1、第二项", "（2）第二项", "• second", "    indented code", "<div>x</div>", "---", "$$", "> quote"):
+        assert paragraph_lines(f"第一行没有句号\n{block}") == ["第一行没有句号", block], block
+    assert paragraph_lines("公式\n$$\na + b\n$$\n之后") == ["公式", "$$", "a + b", "$$", "之后"]
+    from tutor.grading import grading_points
+
     cards, _ = parse_markdown(SEED.read_text(encoding="utf-8"), "s.md")
     position = next(c for c in cards if c.question == "为什么Transformer需要Positional Encoding？")
-    assert "一个信息。" not in key_points(position.answer)
+    points = grading_points(position)
+    assert "一个信息。" not in points and any(p.endswith("而词语的位置是相当重要的一个信息。") for p in points)
+
+
+def test_a_list_s_label_is_dropped_but_not_the_words_before_a_colon():
+    points = key_points("Multi-head attention helps for two reasons: ① subspaces ② several positions")
+    assert points[0] == "Multi-head attention helps for two reasons:"
+    assert key_points("主要原因有两个：①子空间 ②多个位置")[0] == "主要原因有两个："
+    assert key_points("多头有用。总结：①不同子空间 ②多个位置") == ["多头有用。", "不同子空间", "多个位置"]
 
 
 def test_garbled_formula_from_a_web_page_is_repaired():
@@ -237,6 +259,20 @@ def test_a_long_prose_statement_is_graded_as_its_claims_and_a_bullet_as_written(
     assert grading_points(card) == ["a short bullet", *claims]
     card = cards_by_question(f"## T\n\n#### Q?\n- {long}\n- a short bullet\n")[0]["Q?"]
     assert grading_points(card) == [long, "a short bullet"]  # a bullet is the writer's one point
+    card = cards_by_question(f"## T\n\n#### Q?\n两个原因：①{long} ②短的一项\n")[0]["Q?"]
+    assert long in grading_points(card)  # so is a circled item, on the line of the text before it
+    # inline math and code are never cut: "$\\min(1, r)$" is one term
+    inline = ("The clipped surrogate objective of proximal policy optimisation takes $\\min(a, b)$ of two terms, "
+              "the ratio times the advantage and the clipped ratio times the advantage, which keeps the update small.")
+    assert all(piece.count("$") % 2 == 0 for piece in _claims(inline)) and len(_claims(inline)) >= 2
+    # prose before a list and after it are two statements, not one wrapped paragraph
+    card = cards_by_question("## T\n\n#### Q?\n先说一句没有句号\n- 列表的一项\n- 列表的另一项\n再说一句话\n")[0]["Q?"]
+    assert grading_points(card) == ["列表的一项", "列表的另一项", "先说一句没有句号", "再说一句话"]
+    # formulas keep their place however long the prose
+    many = "\n\n".join(f"第{i}句话说了一件事。" for i in range(MAX_KEY_POINTS + 5))
+    card = cards_by_question(f"## T\n\n#### Q?\n{many}\n\n$$E = mc^2$$\n")[0]["Q?"]
+    points = grading_points(card)
+    assert len(points) == MAX_KEY_POINTS and points[-1] == "$$E = mc^2$$"
 
 
 def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():
