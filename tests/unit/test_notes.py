@@ -282,3 +282,17 @@ def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():
     points = grading_points(card)
     assert set(card.key_points) < set(points)
     assert any("无法感知一个句子中词语出现的先后顺序" in point for point in points)
+
+
+@pytest.mark.parametrize("point, leans", [
+    ("而词语的位置是相当重要的一个信息", True),  # a piece cut from a sentence: goes on from it
+    ("then the scheduler picks another process", True),
+    ("这样做可以省显存", True),
+    ("并行计算时每张卡算一部分", False),  # 并行 is a word, not 并 "and"
+    ("Transformer 没有循环结构", False),
+    ("Threads share memory", False),  # "th…" is not "then" / "this"
+])
+def test_a_follow_up_is_not_asked_about_a_point_that_leans_on_the_text_before_it(point, leans):
+    from tutor.followups import _LEANS_BACK
+
+    assert bool(_LEANS_BACK.match(point)) == leans
