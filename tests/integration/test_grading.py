@@ -305,13 +305,17 @@ def course_tutor(tmp_path_factory, e5):
 def test_a_point_is_discounted_by_how_much_of_it_is_the_question(course_tutor):
     """On the course quiz, whose references restate their question: with the previous
     fixed discount (0.2 of the question's z-score) each of the three restating answers
-    below scored 59-78, level with a real answer. The discount measured per point (its
-    centred cosine with the question) takes 20+ points from the restatement and almost
-    nothing from the real answer."""
+    below scored 59-78, level with a real answer, when each sentence of a reference was one
+    point (26-47 since a long sentence is graded as its claims, which a restatement makes
+    fewer of). The discount measured per point (its centred cosine with the question) takes
+    15+ points from the restatement and almost nothing from the real answer."""
     grader = copy.copy(course_tutor.grader)  # its question shares are replaced below
     cards = {card.question: card for card in course_tutor.retriever.cards}
     stack = cards["What is a stack?"]
-    definition, constant_time = grader._question_shares(stack, grading_points(stack))
+    points = grading_points(stack)
+    assert points[0].startswith("A stack is a linear data structure") and "constant time" in points[-1]
+    shares = grader._question_shares(stack, points)
+    definition, constant_time = shares[0], shares[-1]
     assert definition > 0.3 and definition > constant_time + 0.3  # "A stack is a ... structure" vs "O(1) push / pop"
 
     measured = {q: [grader.grade(cards[q], text).score for text in texts] for q, texts in RESTATED_AND_ANSWERED.items()}
@@ -319,11 +323,11 @@ def test_a_point_is_discounted_by_how_much_of_it_is_the_question(course_tutor):
     fixed = {q: [grader.grade(cards[q], text).score for text in texts] for q, texts in RESTATED_AND_ANSWERED.items()}
     for question in RESTATED_AND_ANSWERED:
         (restated, answered), (restated_before, answered_before) = measured[question], fixed[question]
-        assert restated <= restated_before - 20, (question, measured, fixed)
+        assert restated <= restated_before - 15, (question, measured, fixed)
         assert answered >= answered_before - 10, (question, measured, fixed)
     margin = np.mean([answered - restated for restated, answered in measured.values()])
     margin_before = np.mean([answered - restated for restated, answered in fixed.values()])
-    assert margin >= 20 and margin_before < 10, (measured, fixed)
+    assert margin >= 20 and margin >= margin_before + 15, (measured, fixed)
 
 
 TCP_AND_UDP = "What is the difference between TCP and UDP?"
