@@ -227,8 +227,9 @@ def grading_points(card: Card) -> list[str]:
 def _claims(statement: str) -> list[str]:
     """A statement with more than CLAIM_TERMS content words, cut at its clauses and joined
     back into pieces of at least half that many ("The OS saves the registers … into the
-    PCB, | then the scheduler picks another process …"): each piece one claim an answer
-    makes or not, where the whole sentence is only ever half made."""
+    PCB, | then the scheduler picks another process …"); a last piece of fewer than a
+    quarter joins the one before it, a longer one stays its own. Each piece is one claim an
+    answer makes or not, where the whole sentence is only ever half made."""
     if _content_words(statement) <= CLAIM_TERMS:
         return [statement]
     inline = [m.span() for m in _INLINE_SPAN.finditer(statement)]  # "$\\min(1, r)$" is one term
