@@ -196,16 +196,13 @@ class _Names:
                  for m in pattern.finditer(as_written if written else lower)]
         spans = [(start, end, name) for start, end, name in spans
                  if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)]
-        inside: set[str] = set()
-        if any(end - start == 1 and _CJK_WORD.fullmatch(lower[start:end]) for start, end, _ in spans):
+        one_character = [span for span in spans if span[1] - span[0] == 1 and _CJK_WORD.fullmatch(lower[span[0]:span[1]])]
+        in_words: set[tuple[int, int, str]] = set()
+        if one_character:  # jieba is asked only when a one-character name was found
             words = _words_at(lower)
-            inside = {name for start, end, name in spans
-                      if end - start == 1 and _CJK_WORD.fullmatch(lower[start:end])
-                      and not _whole_word(lower, words, start, end)}
-            spans = [(start, end, name) for start, end, name in spans
-                     if end - start > 1 or not _CJK_WORD.fullmatch(lower[start:end])
-                     or _whole_word(lower, words, start, end)]
-        return sorted(spans), inside - {name for _, _, name in spans}
+            in_words = {span for span in one_character if not _whole_word(lower, words, span[0], span[1])}
+        spans = [span for span in spans if span not in in_words]
+        return sorted(spans), {name for _, _, name in in_words} - {name for _, _, name in spans}
 
     def names(self, word: str) -> bool:
         return word in self.words or re.sub(r"e?s$", "", word) in self.words
@@ -261,13 +258,8 @@ def _whole_word(text: str, words: list[tuple[int, int]], start: int, end: int) -
     return not beside or (first == last and beside in _PARTICLES)
 
 
-def _word_bounds(text: str) -> set[int]:
-    """Where jieba's words start and end in `text`."""
-    return {0} | {end for _, end in _words_at(text)}
-
-
 def _split_coordination(part: str) -> list[str]:
-    bounds = _word_bounds(part)
+    bounds = {0} | {end for _, end in _words_at(part)}  # where jieba's words start and end
     pieces, start = [], 0
     for match in _COORDINATOR.finditer(part):
         if _WORD_INSIDE.fullmatch(match.group()):

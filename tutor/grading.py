@@ -323,7 +323,7 @@ class Grader:
         answer = (answer or "").strip()[:MAX_TEXT_CHARS]  # callers check; a direct caller is cut
         # the answer's terms, segmented once for the copy check and the lexical share
         answer_terms = set(terms(answer, variants=False))
-        asked = set(terms(card.question, variants=False)) | set(terms(question or "", variants=False))
+        asked = _asked(card, question)
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
@@ -377,7 +377,7 @@ class Grader:
     def _grade_against(self, card: Card, answer: str, question: str | None, views: dict[bool, _View],
                        answer_terms: set[str], conflicts: list[Conflict]) -> Grade:
         points = self._points_of(card)
-        asked = set(terms(card.question, variants=False)) | set(terms(question or "", variants=False))
+        asked = _asked(card, question)
         baselines = {chinese: self._baseline(card, views[chinese], chinese) for chinese in (True, False)}
         card_language = is_chinese(card.answer)
         point_languages = [_language(point, card_language) for point in points]
@@ -549,6 +549,11 @@ class Grader:
             source=card.citation,
             references=[ReferencePoints(card.id, card.citation, covered, missed)],
         )
+
+
+def _asked(card: Card, question: str | None) -> set[str]:
+    """The words of the card's question and of the question as asked: saying them is not an answer."""
+    return set(terms(card.question, variants=False)) | set(terms(question or "", variants=False))
 
 
 def _without(answer: str, conflicts: list[Conflict]) -> str:

@@ -161,10 +161,13 @@ def test_a_claim_that_fits_two_other_things_equally_is_said_of_neither():
     assert [(c.subject, c.instead) for c in said] == [("测试集", "验证集")]
 
 
+STACK_NOTE = "栈是后进先出的线性表，插入和删除都只在栈顶进行；队列是先进先出的线性表，在队尾插入、在队头删除。"
+STACK_QUESTION = "栈和队列有什么区别？"
+
+
 def test_a_one_character_name_inside_a_longer_word_does_not_name_it():
-    note = "栈是后进先出的线性表，插入和删除都只在栈顶进行；队列是先进先出的线性表，在队尾插入、在队头删除。"
     # "栈顶" is not "栈": the clause goes on about 栈, so the note says 插入、删除 of both things
-    assert find_conflicts("栈和队列有什么区别？", note, "栈只能在一端进行插入和删除。", _weight) == []
+    assert find_conflicts(STACK_QUESTION, STACK_NOTE, "栈只能在一端进行插入和删除。", _weight) == []
 
 
 def test_wei_is_a_negation_too():
@@ -185,9 +188,8 @@ def test_an_abbreviation_names_a_thing_only_in_capitals_and_as_a_whole_word():
 
 
 def test_a_clause_that_mentions_another_thing_inside_a_word_leaves_the_subject_open():
-    note = "栈是后进先出的线性表，插入和删除都只在栈顶进行；队列是先进先出的线性表，在队尾插入、在队头删除。"
     # the second clause is not about 队列 any more: 出栈、入栈、栈顶 are the stack's
-    assert find_conflicts("栈和队列有什么区别？", note, "队列先进先出，出栈入栈都只在栈顶进行。", _weight) == []
+    assert find_conflicts(STACK_QUESTION, STACK_NOTE, "队列先进先出，出栈入栈都只在栈顶进行。", _weight) == []
 
 
 def test_the_same_words_to_the_opposite_degree_agree_with_the_note():
