@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from .conflicts import ConflictKind
 from .conversation import not_covered_message
 from .errors import TutorError
 from .limits import check_text, printable
@@ -294,7 +295,8 @@ def _print_grade(grade) -> None:
     print(f"question: {grade.question}")
     print(f"matched:  {grade.source}")
     for conflict in grade.conflicts:
-        print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — the notes say this of "
+        says = "give" if conflict.kind == ConflictKind.QUANTITY else "say this of"
+        print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — the notes {says} "
               f"{conflict.instead}: \"{conflict.note}\"")
     _print_points(grade.covered, grade.missed)
     for other in grade.references[1:]:

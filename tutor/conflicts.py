@@ -35,16 +35,32 @@ gives one of the compared things, said of the other.
    contradicted by "Post-LN 需要 warmup") and not the opposite degree ("TCP 开销大" beside
    "UDP 开销小" agrees with the note).
 
-It sees only swaps; a wrong number, a reversed direction ("T 越大越尖锐"), an invented
-mechanism or a claim with its negation the other way round pass unseen (see the README for
-what was tried and measured).
+4. **Wrong quantities** (`_wrong_quantities`), whatever the question: a complexity
+   ("O(n log n)", "constant time", "对数级") or a simple share ("1/4", "一半") the answer
+   gives where the note gives another for the same thing. The answer's clause is matched to
+   the note's clause with a quantity of that kind that shares most of its words (IDF, the
+   quantity and words that only name the measure — 复杂度, time — aside): at least
+   MIN_SHARED_WEIGHT, or every word of the answer's clause ("Self-attention is O(n·d²)").
+   A value the note gives anywhere is no conflict (the note may give several: "查找变为
+   O(n)，而 AVL 树的高度始终是 O(log n)"), nor one in a negated clause ("不是 O(n²)"), nor
+   one beside the note's own value ("from O(n²) to O(n)"). Decimals, percentages, bits and
+   multiples are left out: in these notes they are measurements, examples and code
+   constants (over the 610 pairs of neighbouring cards the retrieval sets name together,
+   the note of one and the other's text as the answer, they were most of the clashes; the
+   two kinds kept clash on none).
+
+Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
+its negation the other way round pass unseen (see the README for what was tried and
+measured).
 """
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 
 import jieba
@@ -111,15 +127,22 @@ MARGIN = 1.5  # the note's other subject must fit the claim this much better tha
 MIN_CLAIM_SHARE = 0.5
 
 
+class ConflictKind(StrEnum):
+    SWAP = "swap"  # said of `subject`, what the note says of `instead`
+    QUANTITY = "quantity"  # the quantity `subject` where the note gives `instead`
+
+
 @dataclass(frozen=True)
 class Conflict:
-    """An answer's clause about `subject` that the note says of `instead`."""
+    """An answer's clause about `subject` that the note says of `instead` (a swap), or that
+    gives the quantity `subject` where the note gives `instead`."""
 
     said: str
     note: str
     subject: str
     instead: str
     sentence: tuple[int, int] = (0, 0)  # where the answer's sentence that says it starts and ends
+    kind: ConflictKind = ConflictKind.SWAP
 
     def about(self, point: str) -> bool:
         """Whether `point` (a card's point as graded, Markdown stripped) is the statement the
@@ -320,13 +343,15 @@ def _spellings(name: str) -> frozenset[str]:
 
 
 def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
-    """The answer's clauses that say of one compared thing what the note says of another.
-    `weight(word)`: how telling a shared word is (the lexical index's IDF)."""
+    """The answer's clauses that say of one compared thing what the note says of another,
+    then those that give another quantity than the note. `weight(word)`: how telling a
+    shared word is (the lexical index's IDF)."""
     read = _read_note(question, note)
-    if not read.said_of:
-        return []
-    said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
-    return [conflict for conflict in said if conflict is not None]
+    swaps: list[Conflict] = []
+    if read.said_of:
+        said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
+        swaps = [conflict for conflict in said if conflict is not None]
+    return swaps + _wrong_quantities(note, answer, weight)
 
 
 def _swap(clause: _Clause, read: _Note, weight: Callable[[str], float]) -> Conflict | None:
@@ -432,3 +457,120 @@ def _subject(text: str, spans: list[tuple[int, int, str]]) -> str | None:
     if others and _COMPARES.search(text):
         return None
     return first[2]
+
+
+# --- wrong quantities (step 4) ------------------------------------------------------------
+
+_BIG_O = re.compile(r"\bO\s*\(((?:[^()]|\([^()]*\)){1,30})\)")
+_COMPLEXITY_WORDS = (  # the same classes in words; "线性" alone is also "linear" as in 线性表
+    (re.compile(r"constant[\s-]time|常数(?:时间|级|复杂度)", re.I), "1"),
+    (re.compile(r"linear[\s-]time|线性(?:时间|级|复杂度)", re.I), "n"),
+    (re.compile(r"logarithmic[\s-]time|对数(?:时间|级|复杂度)", re.I), "logn"),
+    (re.compile(r"quadratic[\s-]time|平方(?:时间|级|复杂度)", re.I), "n2"),
+)
+_FRACTION = re.compile(r"(?<![\w.\-^/])(\d+)\s*/\s*(\d+)(?![\w./])")
+_HALF = re.compile(r"一半|\bhalf\b", re.I)
+# words that only name what is measured: every complexity clause has them
+_MEASURES = frozenset("复杂 复杂度 时间 时间复杂度 空间 空间复杂度 计算 计算量 开销 每层 单层 约 大约 大概 "
+                      "complexity time space cost costs run runs take takes per".split())
+_QUANTITY_CLAUSE = re.compile(r"[，,；;：:]|\s(?:while|whereas|but)\s|而且|而")  # O(n) holds brackets
+_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)  # code constants are not claims
+
+
+@dataclass(frozen=True)
+class _Quantity:
+    kind: str  # "complexity" or "share"
+    value: str | float  # normalised: "n2d", 0.25
+    written: str  # as the text writes it
+
+
+@dataclass(frozen=True)
+class _QuantityClause:
+    text: str
+    quantities: tuple[_Quantity, ...]
+    words: frozenset[str]  # its words, the quantities and the measures' names aside
+    negated: bool
+    sentence: tuple[int, int]
+
+    def values(self, kind: str) -> list[str | float]:
+        return [q.value for q in self.quantities if q.kind == kind]
+
+
+def _quantities(text: str) -> list[tuple[_Quantity, int, int]]:
+    """The complexities and shares `text` gives, with where each is written."""
+    found = [(_Quantity("complexity", _complexity(m.group(1)), m.group()), m.start(), m.end())
+             for m in _BIG_O.finditer(text)]
+    found += [(_Quantity("complexity", value, m.group()), m.start(), m.end())
+              for pattern, value in _COMPLEXITY_WORDS for m in pattern.finditer(text)]
+    found += [(_Quantity("share", int(m.group(1)) / int(m.group(2)), m.group()), m.start(), m.end())
+              for m in _FRACTION.finditer(text) if int(m.group(2))]
+    found += [(_Quantity("share", 0.5, m.group()), m.start(), m.end()) for m in _HALF.finditer(text)]
+    return found
+
+
+def _complexity(expression: str) -> str:
+    """A Big-O's argument as the lexical index writes it: "n^2 \\cdot d", "n²d" and "n2 d" are "n2d"."""
+    text = unicodedata.normalize("NFKC", expression).lower()
+    return re.sub(r"[\s^·⋅*\\{}]|cdot|mathrm|text", "", text)
+
+
+def _same(a: str | float, b: str | float) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return abs(a - b) <= 0.02 * max(abs(a), abs(b))
+
+
+def _quantity_clauses(text: str) -> list[_QuantityClause]:
+    clauses = []
+    for sentence_start, sentence_end, stop_end in _spans(text, _CLAUSE_END, 0, len(text)):
+        for start, end, _ in _spans(text, _QUANTITY_CLAUSE, sentence_start, sentence_end):
+            piece = text[start:end].strip()
+            found = _quantities(piece)
+            if not found:
+                continue
+            blank = piece
+            for _, at, until in sorted(found, key=lambda q: -q[1]):
+                blank = blank[:at] + " " + blank[until:]
+            words = frozenset(w for w in terms(blank, variants=False)
+                              if "_" not in w and w not in _FUNCTION_WORDS and w not in _MEASURES
+                              and not re.fullmatch(r"[\d.]+", w))
+            plain = _NOT_NEGATION.sub(" ", piece.lower())
+            clauses.append(_QuantityClause(piece, tuple(q for q, _, _ in found), words,
+                                           bool(_NEGATION.search(plain)), (sentence_start, stop_end)))
+    return clauses
+
+
+def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
+    """The answer's clauses that give a quantity the note gives otherwise (step 4): one
+    conflict per clause."""
+    said = _quantity_clauses(answer)
+    if not said:
+        return []
+    given = _note_quantities(note)
+    conflicts = []
+    for clause in said:
+        if clause.negated:
+            continue
+        for quantity in clause.quantities:
+            if any(_same(quantity.value, value) for other in given for value in other.values(quantity.kind)):
+                continue  # the note gives it somewhere
+            aligned = [(_total(clause.words & other.words, weight), other) for other in given
+                       if other.values(quantity.kind) and clause.words & other.words]
+            if not aligned:
+                continue
+            fit, cited = max(aligned, key=lambda pair: pair[0])
+            if fit < MIN_SHARED_WEIGHT and not clause.words <= cited.words:
+                continue
+            theirs = [q for q in cited.quantities if q.kind == quantity.kind]
+            if any(_same(q.value, value) for q in theirs for value in clause.values(quantity.kind)):
+                continue  # "from O(n²) to O(n)": the answer gives the note's value too
+            instead = " / ".join(dict.fromkeys(q.written for q in theirs))  # all the note's clause gives
+            conflicts.append(Conflict(clause.text, cited.text, quantity.written, instead,
+                                      clause.sentence, ConflictKind.QUANTITY))
+            break
+    return conflicts
+
+
+@functools.lru_cache(maxsize=1024)
+def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
+    return tuple(_quantity_clauses(_CODE_BLOCK.sub("\n", note)))

@@ -25,6 +25,7 @@ from enum import StrEnum
 import numpy as np
 
 from .answerability import salient_terms
+from .conflicts import ConflictKind
 from .grading import Band, Grade, grading_points
 from .index import Index
 from .lexical import is_chinese, terms
@@ -103,12 +104,15 @@ SAYINGS = {
         "deeper": "答得不错，往深一层问：",
         "correction": "这个回答和笔记的要点差得比较远。笔记里是这样说的：「{point}」。你能解释一下为什么是这样吗？",
         "contradiction": "你说「{said}」，但笔记里这说的是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
+        "wrong_quantity": "你说「{said}」，但笔记里是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
     },
     "en": {
         "deeper": "Good. One level deeper: ",
         "correction": "That is a long way from the notes. They say: \"{point}\" Can you explain why?",
         "contradiction": "You said \"{said}\", but the notes say that of {instead}: \"{note}\" "
                          "Why {instead} and not {subject}?",
+        "wrong_quantity": "You said \"{said}\", but the notes give {instead}: \"{note}\" "
+                          "Why {instead} and not {subject}?",
     },
 }
 
@@ -132,7 +136,8 @@ def follow_up(card: Card, grade: Grade, index: Index, skip_ids: set[str], langua
     words = SAYINGS[language]
     if grade.conflicts:  # a wrong fact first, however the rest went
         conflict = grade.conflicts[0]
-        prompt = words["contradiction"].format(said=_quote(conflict.said), note=_quote(conflict.note),
+        saying = "wrong_quantity" if conflict.kind == ConflictKind.QUANTITY else "contradiction"
+        prompt = words[saying].format(said=_quote(conflict.said), note=_quote(conflict.note),
                                                subject=conflict.subject, instead=conflict.instead)
         point = next((p for p in grading_points(card) if conflict.about(p)), conflict.note)  # graded on the whole point
         return FollowUp(FollowUpKind.CONTRADICTION, prompt, point_card(card, point))

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tutor import followups
-from tutor.conflicts import Conflict
+from tutor.conflicts import Conflict, ConflictKind
 from tutor.conversation import Conversation
 from tutor.followups import FollowUpKind
 from tutor.grading import Grade
@@ -65,6 +65,10 @@ def test_the_follow_up_depends_on_how_the_answer_went(slice_tutor):
     assert swapped.kind == FollowUpKind.CONTRADICTION and swapped.reference.key_points == ("LayerNorm 要减去均值",)
     assert swapped.prompt == ("你说「RMSNorm 要减去均值」，但笔记里这说的是 LayerNorm：「LayerNorm 要减去均值」。"
                               "为什么是 LayerNorm 而不是 RMSNorm？")
+    wrong_number = Conflict("LayerNorm 有 3 个参数", "LayerNorm 有 2 个参数", "3", "2", kind=ConflictKind.QUANTITY)
+    counted = followups.follow_up(card, replace(grade(80, points), conflicts=[wrong_number]), index, {card.id}, "en")
+    assert counted.prompt == ('You said "LayerNorm 有 3 个参数", but the notes give 2: "LayerNorm 有 2 个参数" '
+                              "Why 2 and not 3?")
 
 
 def test_an_interview_follows_up_in_the_band_of_each_grade(slice_tutor):

@@ -225,3 +225,71 @@ def test_a_claim_must_fit_the_other_thing_clearly_better_than_a_third():
     question = "为什么要把数据划分为训练集、验证集和测试集？"
     # shares 用来、参数 with 训练集 and 用来、参数、挑选 with 验证集: not clearly either's
     assert find_conflicts(question, note, "测试集用来挑选参数。", _weight) == []
+
+
+# --- wrong quantities -----------------------------------------------------------------------
+
+QUICKSORT = ("Quicksort's average case is O(n log n). Quicksort's worst case is O(n^2), when the pivot "
+             "is always the smallest or largest element.")
+
+
+def _quantity(note: str, answer: str, question: str = "What is quicksort's running time?"):
+    return [(c.subject, c.instead, c.kind.value) for c in find_conflicts(question, note, answer, _weight)]
+
+
+def test_a_complexity_the_note_gives_otherwise_is_a_conflict():
+    assert _quantity(QUICKSORT, "Quicksort's worst case is O(n³) on sorted input.") == [
+        ("O(n³)", "O(n^2)", "quantity")]
+    # the same class written otherwise: a superscript, words, spaces
+    assert _quantity(QUICKSORT, "Quicksort's worst case is O(n²).") == []
+    assert _quantity("Both push and pop run in constant time.", "push and pop take O(1) each.",
+                     "What is a stack?") == []
+    assert _quantity("Both push and pop run in constant time.", "push and pop take O(n) each.",
+                     "What is a stack?") == [("O(n)", "constant time", "quantity")]
+
+
+def test_a_value_the_note_gives_anywhere_is_no_conflict():
+    # the note gives O(n log n) for the average case: a wrong "worst case O(n log n)" is
+    # not seen, rather than a right "average O(n log n)" flagged
+    assert _quantity(QUICKSORT, "Quicksort's worst case is O(n log n).") == []
+
+
+def test_a_negated_clause_or_one_beside_the_note_s_value_is_no_conflict():
+    assert _quantity(QUICKSORT, "Quicksort's worst case is not O(n³).") == []
+    note = "KV cache 把每步 attention 的计算从 O(n^2) 降到 O(n)。"
+    assert _quantity(note, "KV cache 让每步 attention 的计算从 O(n^2) 降到 O(n)。") == []
+    assert _quantity(note, "KV cache 让每步 attention 的计算从 O(n^3) 降到 O(n)。") == []
+    assert _quantity(note, "KV cache 让每步 attention 的计算降到 O(1)。") == [("O(1)", "O(n^2) / O(n)", "quantity")]
+
+
+def test_a_quantity_about_something_the_note_does_not_measure_is_no_conflict():
+    # no word in common with the note's clause that gives a complexity
+    assert _quantity(QUICKSORT, "Merge sort needs O(n) extra memory.") == []
+    # words that only name the measure do not make two clauses about the same thing
+    assert _quantity("查找的时间复杂度是 O(log n)。", "排序的时间复杂度是 O(n log n)。", "AVL 树") == []
+
+
+def test_a_share_the_note_gives_otherwise_is_a_conflict():
+    note = "INT4 权重差不多是 FP16 的 1/4，省显存。"
+    assert _quantity(note, "INT4 权重比 FP16 省一半。", "INT4 量化") == [("一半", "1/4", "quantity")]
+    assert _quantity(note, "INT4 权重是 FP16 的 1/4。", "INT4 量化") == []
+
+
+def test_a_clause_of_only_the_subject_and_a_quantity_is_matched_by_the_subject():
+    # "Self-attention is O(n·d²)": its only word is the subject, however common
+    note = "Self-Attention 的时间复杂度是 $O(n^2 \\cdot d)$。"
+    assert _quantity(note, "Self-attention is O(n · d²).", "Self attention 的时间复杂度") == [
+        ("O(n · d²)", "O(n^2 \\cdot d)", "quantity")]
+    assert _quantity(note, "Self-attention is O(n² d).", "Self attention 的时间复杂度") == []
+
+
+def test_code_constants_and_percentages_are_not_checked():
+    note = "```python\nscale = 1/4\n```\n常见设置是 dropout 10%。"
+    assert _quantity(note, "scale = 1/2，dropout 20%。", "dropout") == []
+
+
+def test_a_wrong_quantity_is_taken_out_of_the_answer_like_a_swap():
+    answer = "Quicksort's worst case is O(n³). It picks a pivot."
+    conflicts = find_conflicts("What is quicksort's running time?", QUICKSORT, answer, _weight)
+    assert _without(answer, conflicts) == "It picks a pivot."
+    assert conflicts[0].about("Quicksort's worst case is O(n^2), when the pivot is always the smallest")

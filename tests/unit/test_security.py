@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tutor.conflicts import Conflict
+from tutor.conflicts import Conflict, ConflictKind
 from tutor.errors import Busy, InputError
 from tutor.export import attempts_csv_text
 from tutor.files import file_stem
@@ -90,6 +90,11 @@ def test_grade_feedback_shows_each_notes_points_under_its_source_as_inert_text()
     shown = "".join(parser.text)
     assert f"你说「UDP 面向连接 {evil}」，笔记里这是 TCP{evil} 的：「TCP 面向连接 {evil}」" in shown
     assert shown.index("与笔记不符") < shown.index("K 和 V 被缓存")  # a wrong fact first
+    wrong_number = Conflict(f"查找是 O(1){evil}", f"查找是 O(log n){evil}", "O(1)", f"O(log n){evil}",
+                            kind=ConflictKind.QUANTITY)
+    parser = _Tags()
+    parser.feed(grade_html(Grade(*fields, [counted], [wrong_number])))
+    assert f"你说「查找是 O(1){evil}」，笔记里是 O(log n){evil}：「查找是 O(log n){evil}」" in "".join(parser.text)
     assert set(Grade(*fields, [counted, own], [wrong]).to_dict()) == {  # the JSON contract is unchanged
         "question", "card_id", "score", "verdict", "covered", "missed", "reference", "source"}
 

@@ -21,6 +21,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from ..conflicts import Conflict, ConflictKind
 from ..conversation import Reply, ReplyKind, not_covered_message
 from ..grading import Grade
 from ..interview import Summary
@@ -188,11 +189,17 @@ def reply_html(reply: Reply) -> str:
     return message(*parts)
 
 
+def _notes_say(conflict: Conflict) -> str:
+    if conflict.kind == ConflictKind.QUANTITY:
+        return f"笔记里是 {escape(conflict.instead)}："
+    return f"笔记里这是 {escape(conflict.instead)} 的："
+
+
 def grade_html(grade: Grade, not_saved: str | None = None) -> str:
     parts = [f"<p><strong>得分 score: {grade.score}/100 · {escape(grade.verdict)}</strong></p>"]
     if grade.conflicts:  # first: a wrong fact matters more than a missed point
-        items = "".join(f"<li>你说「{inline_html(c.said)}」，笔记里这是 {escape(c.instead)} 的："
-                        f"「{inline_html(c.note)}」</li>" for c in grade.conflicts)
+        items = "".join(f"<li>你说「{inline_html(c.said)}」，{_notes_say(c)}「{inline_html(c.note)}」</li>"
+                        for c in grade.conflicts)
         parts.append(f"<p>⚠ 与笔记不符 contradicts your notes:</p>\n<ul>{items}</ul>")
     if grade.covered:
         items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.covered)
