@@ -82,7 +82,7 @@ from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
-from .notes import MAX_KEY_POINTS, Card, is_list, key_points
+from .notes import CODE_BLOCK, MAX_KEY_POINTS, Card, code_blocks, is_list, key_points
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
@@ -204,7 +204,8 @@ def verdict_for(score: int) -> str:
 
 def grading_points(card: Card) -> list[str]:
     """What an answer is checked against: the card's bullet points, then every statement of
-    its prose and every displayed formula (`$$...$$`), once each.
+    its prose, every displayed formula (`$$...$$`) and every fenced code block (as a whole),
+    once each.
 
     A learner's note often puts the substance in a paragraph and a few loose bullets
     beside it (the seed's positional-encoding card: three bullets of requirements, the
@@ -212,16 +213,19 @@ def grading_points(card: Card) -> list[str]:
     card says. Images, links and lines that only announce a list ("编码需要：") are not
     statements (see `key_points`). A long prose statement is graded as its claims
     (`_claims`); a bullet is a point as its writer made it."""
-    formulas = list(dict.fromkeys(f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(card.answer) if m.strip()))
+    # a code block is one point, as a formula is: "import math" alone is not a claim
+    code = code_blocks(card.answer)
+    text = CODE_BLOCK.sub("\n", card.answer)
+    formulas = list(dict.fromkeys([*(f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(text) if m.strip()), *code]))
     # a line left out is a paragraph break: the prose before a list and after it are two statements
     prose = "\n".join("" if _BULLET_LINE.match(line) or line.rstrip().endswith(("：", ":")) else line
-                       for line in _DISPLAY_MATH.sub("\n", card.answer).splitlines())
+                       for line in _DISPLAY_MATH.sub("\n", text).splitlines())
     listed = set(card.key_points) if is_list(card.answer) else set()
     statements = [*card.key_points, *key_points(prose)]
     claims = [claim for statement in statements
               for claim in ([statement] if statement in listed else _claims(statement))]
     claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas]
-    # the formulas keep their place however long the prose: a formula is often the point
+    # formulas and code keep their place however long the prose: they are often the point
     points = claims[: max(0, MAX_KEY_POINTS - len(formulas))] + formulas[:MAX_KEY_POINTS]
     return points or [card.answer]
 

@@ -22,6 +22,7 @@ from .errors import TutorError
 NOTE_SUFFIXES = (".md", ".markdown")
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 MIN_ANSWER_CHARS = 8
+CODE_BLOCK = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.S | re.M)
 MAX_KEY_POINTS = 24
 
 # Only the document's structure is read with it (headings, fences, lists): the answer text
@@ -323,9 +324,16 @@ def _drop_rendered_copy(before: str, tex: str) -> str:
     return before
 
 
+def code_blocks(answer: str) -> list[str]:
+    """The code of each fenced block (```` ``` ```` or `~~~`), fences aside."""
+    return [m.group(2).strip() for m in CODE_BLOCK.finditer(answer) if m.group(2).strip()]
+
+
 def key_points(answer: str) -> list[str]:
     """Bullets, numbered items or ①② items (and the sentences before ①) are the points;
-    otherwise the sentences, a paragraph wrapped over several lines being one."""
+    otherwise the sentences, a paragraph wrapped over several lines being one. Code
+    blocks are left out: "import math" is not a statement (grading takes a block whole)."""
+    answer = CODE_BLOCK.sub("\n", answer)
     points = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
     if not points and is_list(answer):  # what comes before ① is said too ("…不同子空间…总结：①…②…")
         circled = _CIRCLED.split(answer)

@@ -275,6 +275,19 @@ def test_a_long_prose_statement_is_graded_as_its_claims_and_a_bullet_as_written(
     assert len(points) == MAX_KEY_POINTS and points[-1] == "$$E = mc^2$$"
 
 
+def test_a_code_block_is_one_point_not_its_lines():
+    from tutor.grading import grading_points
+
+    code = "import math\n\ndef attention(q, k, v):\n    return (q @ k.T / math.sqrt(q.shape[-1])).softmax(-1) @ v"
+    card = cards_by_question(f"## T\n\n#### 手写 attention？\n先算打分再 softmax。\n\n```python\n{code}\n```\n"
+                             "缩放防止 softmax 饱和。\n")[0]["手写 attention？"]
+    assert grading_points(card) == ["先算打分再 softmax。", "缩放防止 softmax 饱和。", code]
+    # like a formula, it keeps its place however long the prose
+    many = "\n\n".join(f"第{i}句话说了一件事。" for i in range(MAX_KEY_POINTS + 5))
+    card = cards_by_question(f"## T\n\n#### Q?\n{many}\n\n~~~\n{code}\n~~~\n")[0]["Q?"]
+    assert grading_points(card)[-1] == code and len(grading_points(card)) == MAX_KEY_POINTS
+
+
 def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():
     from tutor.grading import grading_points
 

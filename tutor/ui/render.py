@@ -138,6 +138,15 @@ def inline_html(text: str) -> str:
     return _BLANK_LINES.sub(" ", _PARSER.renderInline(str(text or ""), {"inline": True})).strip()
 
 
+def point_html(point: str) -> str:
+    """A graded point: one line of Markdown, or a code block (`grading.grading_points`) shown
+    as code, its blank lines dropped (a message has none)."""
+    if "\n" not in point:
+        return inline_html(point)
+    code = "\n".join(line for line in point.splitlines() if line.strip())
+    return "<pre><code>" + _WWW.sub(r"\1&#46;", code.translate(_TEXT)) + "</code></pre>"
+
+
 def cell_html(text: str) -> str:
     """inline_html for a table's Markdown cell: wrapped, so a question starting "1." or "-"
     is not read as a list by the table's Markdown layer."""
@@ -202,16 +211,16 @@ def grade_html(grade: Grade, not_saved: str | None = None) -> str:
                         for c in grade.conflicts)
         parts.append(f"<p>⚠ 与笔记不符 contradicts your notes:</p>\n<ul>{items}</ul>")
     if grade.covered:
-        items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.covered)
+        items = "".join(f"<li>{point_html(p)}</li>" for p in grade.covered)
         parts.append(f"<p>✓ 答到的要点 covered:</p>\n<ul>{items}</ul>")
     if grade.missed:
-        items = "".join(f"<li>{inline_html(p)}</li>" for p in grade.missed)
+        items = "".join(f"<li>{point_html(p)}</li>" for p in grade.missed)
         parts.append(f"<p>✗ 遗漏的要点 missed:</p>\n<ul>{items}</ul>")
     parts.append(f"<details><summary>参考答案 reference ({escape(grade.source)})</summary>\n"
                  f"{markdown_html(grade.reference)}\n</details>")
     for other in grade.references[1:]:  # the other note on the same question, its own points
-        items = "".join([*(f"<li>✓ {inline_html(p)}</li>" for p in other.covered),
-                         *(f"<li>✗ {inline_html(p)}</li>" for p in other.missed)])
+        items = "".join([*(f"<li>✓ {point_html(p)}</li>" for p in other.covered),
+                         *(f"<li>✗ {point_html(p)}</li>" for p in other.missed)])
         parts.append(f"<p>笔记里同一问题的另一份回答 also in your notes ({escape(other.source)}):</p>\n<ul>{items}</ul>")
     if not_saved:
         parts.append(paragraph(f"⚠ 这次作答没有保存到进度 not saved to your progress: {not_saved}"))
