@@ -66,6 +66,7 @@ from types import MappingProxyType
 import jieba
 
 from .lexical import terms
+from .notes import CODE_BLOCK
 
 _COORDINATOR = re.compile(r"\s*(?:和|与|跟|及|、|或者|或|还是|而不是|而非)\s*"
                           r"|\s+(?:and|or|vs\.?|versus|/|differs?\s+from|compared\s+(?:to|with))\s+|,\s*(?=[A-Za-z])", re.I)
@@ -474,7 +475,6 @@ _HALF = re.compile(r"一半|\bhalf\b", re.I)
 _MEASURES = frozenset("复杂 复杂度 时间 时间复杂度 空间 空间复杂度 计算 计算量 开销 每层 单层 约 大约 大概 "
                       "complexity time space cost costs run runs take takes per".split())
 _QUANTITY_CLAUSE = re.compile(r"[，,；;：:]|\s(?:while|whereas|but)\s|而且|而")  # O(n) holds brackets
-_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)  # code constants are not claims
 
 
 @dataclass(frozen=True)
@@ -573,4 +573,4 @@ def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float]) ->
 
 @functools.lru_cache(maxsize=1024)
 def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
-    return tuple(_quantity_clauses(_CODE_BLOCK.sub("\n", note)))
+    return tuple(_quantity_clauses(CODE_BLOCK.sub("\n", note)))  # code constants are not claims

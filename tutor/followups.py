@@ -138,7 +138,7 @@ def follow_up(card: Card, grade: Grade, index: Index, skip_ids: set[str], langua
         conflict = grade.conflicts[0]
         saying = "wrong_quantity" if conflict.kind == ConflictKind.QUANTITY else "contradiction"
         prompt = words[saying].format(said=_quote(conflict.said), note=_quote(conflict.note),
-                                               subject=conflict.subject, instead=conflict.instead)
+                                      subject=conflict.subject, instead=conflict.instead)
         point = next((p for p in grading_points(card) if conflict.about(p)), conflict.note)  # graded on the whole point
         return FollowUp(FollowUpKind.CONTRADICTION, prompt, point_card(card, point))
     if grade.score >= Band.GOOD:
