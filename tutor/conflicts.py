@@ -46,8 +46,8 @@ gives one of the compared things, said of the other.
    one beside the note's own value ("from O(n²) to O(n)"). Decimals, percentages, bits and
    multiples are left out: in these notes they are measurements, examples and code
    constants (over the 610 pairs of neighbouring cards the retrieval sets name together,
-   the note of one and the other's text as the answer, they were most of the clashes; the
-   two kinds kept clash on none).
+   the note of one and the other's text as the answer, they were 22 of a first version's
+   33 clashes, the other 11 complexities that shared only "复杂度"; now none clash).
 
 Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
 its negation the other way round pass unseen (see the README for what was tried and
