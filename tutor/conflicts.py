@@ -462,7 +462,8 @@ def _subject(text: str, spans: list[tuple[int, int, str]]) -> str | None:
 
 # --- wrong quantities (step 4) ------------------------------------------------------------
 
-_BIG_O = re.compile(r"\bO\s*\(((?:[^()]|\([^()]*\)){1,30})\)")
+_BIG_O = re.compile(r"(?<![A-Za-z0-9_])O\s*\(((?:[^()]|\([^()]*\)){1,30})\)")  # "复杂度是O(n)" too
+_FULL_WIDTH = str.maketrans("（）", "()")  # "O（n²）", as Chinese input writes it; lengths kept
 _COMPLEXITY_WORDS = (  # the same classes in words; "线性" alone is also "linear" as in 线性表
     (re.compile(r"constant[\s-]time|常数(?:时间|级|复杂度)", re.I), "1"),
     (re.compile(r"linear[\s-]time|线性(?:时间|级|复杂度)", re.I), "n"),
@@ -498,6 +499,7 @@ class _QuantityClause:
 
 def _quantities(text: str) -> list[tuple[_Quantity, int, int]]:
     """The complexities and shares `text` gives, with where each is written."""
+    text = text.translate(_FULL_WIDTH)
     found = [(_Quantity("complexity", _complexity(m.group(1)), m.group()), m.start(), m.end())
              for m in _BIG_O.finditer(text)]
     found += [(_Quantity("complexity", value, m.group()), m.start(), m.end())

@@ -242,6 +242,10 @@ def test_a_complexity_the_note_gives_otherwise_is_a_conflict():
         ("O(n³)", "O(n^2)", "quantity")]
     # the same class written otherwise: a superscript, words, spaces
     assert _quantity(QUICKSORT, "Quicksort's worst case is O(n²).") == []
+    # Chinese input: full-width brackets, no space after the word before
+    assert _quantity("快速排序最坏时间复杂度是 O(n^2)。", "快速排序最坏时间复杂度是O（n log n）。", "快排") == [
+        ("O(n log n)", "O(n^2)", "quantity")]
+    assert _quantity("快速排序最坏时间复杂度是 O(n^2)。", "快速排序最坏时间复杂度是O（n²）。", "快排") == []
     assert _quantity("Both push and pop run in constant time.", "push and pop take O(1) each.",
                      "What is a stack?") == []
     assert _quantity("Both push and pop run in constant time.", "push and pop take O(n) each.",
