@@ -58,6 +58,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -66,7 +67,7 @@ from types import MappingProxyType
 import jieba
 
 from .lexical import terms
-from .notes import CODE_BLOCK
+from .notes import without_code
 
 _COORDINATOR = re.compile(r"\s*(?:和|与|跟|及|、|或者|或|还是|而不是|而非)\s*"
                           r"|\s+(?:and|or|vs\.?|versus|/|differs?\s+from|compared\s+(?:to|with))\s+|,\s*(?=[A-Za-z])", re.I)
@@ -343,16 +344,18 @@ def _spellings(name: str) -> frozenset[str]:
     return frozenset(spellings)
 
 
-def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
+def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float],
+                   other_notes: tuple[str, ...] = ()) -> list[Conflict]:
     """The answer's clauses that say of one compared thing what the note says of another,
-    then those that give another quantity than the note. `weight(word)`: how telling a
-    shared word is (the lexical index's IDF)."""
+    then those that give another complexity than the note and than `other_notes` (the
+    other card graded for the same question). `weight(word)`: how telling a shared word is
+    (the lexical index's IDF)."""
     read = _read_note(question, note)
     swaps: list[Conflict] = []
     if read.said_of:
         said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
         swaps = [conflict for conflict in said if conflict is not None]
-    return swaps + _wrong_quantities(note, answer, weight)
+    return swaps + _wrong_quantities(note, answer, weight, other_notes)
 
 
 def _swap(clause: _Clause, read: _Note, weight: Callable[[str], float]) -> Conflict | None:
@@ -460,111 +463,165 @@ def _subject(text: str, spans: list[tuple[int, int, str]]) -> str | None:
     return first[2]
 
 
-# --- wrong quantities (step 4) ------------------------------------------------------------
+# --- wrong complexities (step 4) ----------------------------------------------------------
 
-_BIG_O = re.compile(r"(?<![A-Za-z0-9_])O\s*\(((?:[^()]|\([^()]*\)){1,30})\)")  # "复杂度是O(n)" too
+_BIG_O = re.compile(r"(?<![A-Za-z0-9_])O\s*\(((?:[^()]|\([^()]*\)){1,40})\)")  # "复杂度是O(n)" too
 _FULL_WIDTH = str.maketrans("（）", "()")  # "O（n²）", as Chinese input writes it; lengths kept
 _COMPLEXITY_WORDS = (  # the same classes in words; "线性" alone is also "linear" as in 线性表
     (re.compile(r"constant[\s-]time|常数(?:时间|级|复杂度)", re.I), "1"),
     (re.compile(r"linear[\s-]time|线性(?:时间|级|复杂度)", re.I), "n"),
     (re.compile(r"logarithmic[\s-]time|对数(?:时间|级|复杂度)", re.I), "logn"),
-    (re.compile(r"quadratic[\s-]time|平方(?:时间|级|复杂度)", re.I), "n2"),
+    (re.compile(r"quadratic[\s-]time|平方(?:时间|级|复杂度)", re.I), "n^2"),
 )
-_FRACTION = re.compile(r"(?<![\w.\-^/])(\d+)\s*/\s*(\d+)(?![\w./])")
-_HALF = re.compile(r"一半|\bhalf\b", re.I)
+# a bound is not a value: "低于 O(n²)", "at most O(n^2)", "O(n) 以内"
+_BOUND_BEFORE = re.compile(r"(?:低于|高于|小于|大于|不超过|不到|至多|至少|最多|最少|少于|多于|超过|优于|好于|"
+                           r"less than|more than|at most|at least|up to|better than|worse than|below|above|"
+                           r"under|over|bounded by|within)\s*$", re.I)
+_BOUND_AFTER = re.compile(r"^\s*(?:以上|以下|以内|之内|or (?:better|less|more|worse|lower|higher))", re.I)
+# memory is measured apart from time: "空间复杂度 O(n)" beside "时间复杂度 O(n log n)" is no clash
+_SPACE = re.compile(r"空间|显存|内存|存储|space|memory|storage", re.I)
+# and one case apart from another: "退化到 O(n)" beside "平均 O(1)" is no clash either
+_CASES = {"worst": re.compile(r"最坏|最差|退化|worst|degrad", re.I), "average": re.compile(r"平均|average|expected", re.I),
+          "best": re.compile(r"最好|最优|best", re.I), "amortized": re.compile(r"均摊|摊还|amorti[sz]ed", re.I)}
 # words that only name what is measured: every complexity clause has them
 _MEASURES = frozenset("复杂 复杂度 时间 时间复杂度 空间 空间复杂度 计算 计算量 开销 每层 单层 约 大约 大概 "
                       "complexity time space cost costs run runs take takes per".split())
-_QUANTITY_CLAUSE = re.compile(r"[，,；;：:]|\s(?:while|whereas|but)\s|而且|而")  # O(n) holds brackets
+# words of this weight (IDF) on both sides that the other lacks: two clauses about two things
+OTHER_SUBJECT = MIN_SHARED_WEIGHT / 2
+_QUANTITY_CLAUSE = re.compile(r"[，,；;：:]|\s(?:while|whereas|but)\s|而且|而")  # never inside an O(…)
+_FACTOR = re.compile(r"sqrt\([^()]*\)|log[a-z]|\d+\^[a-z]|[a-z](?:\^?\d+)?|\d+")
+_POWER = re.compile(r"(sqrt\([^()]*\)|log[a-z]|\d+\^[a-z]|[a-z])\^?(\d*)")  # "2^n" is its own base
 
 
 @dataclass(frozen=True)
-class _Quantity:
-    kind: str  # "complexity" or "share"
-    value: str | float  # normalised: "n2d", 0.25
+class _Complexity:
+    value: str  # canonical: "d*n^2", "logn*n", "e+v"
     written: str  # as the text writes it
+    space: bool  # a memory bound, not a time bound
+    case: str | None  # "worst", "average", "best", "amortized"; None: not said, or several
+
+    def comparable(self, other: _Complexity) -> bool:
+        """Whether the two measure the same: both time or both memory, the same case (or a
+        case not said), and in the same variables when both have any ("O(h)" of a tree's
+        height is not compared with "O(log n)")."""
+        mine, theirs = _variables(self.value), _variables(other.value)
+        return (self.space == other.space and (None in (self.case, other.case) or self.case == other.case)
+                and not (mine and theirs and not mine & theirs))
 
 
 @dataclass(frozen=True)
 class _QuantityClause:
     text: str
-    quantities: tuple[_Quantity, ...]
-    words: frozenset[str]  # its words, the quantities and the measures' names aside
+    quantities: tuple[_Complexity, ...]
+    words: frozenset[str]  # its words (or, having none, its sentence's before it), the measures' names aside
     negated: bool
     sentence: tuple[int, int]
-
-    def values(self, kind: str) -> list[str | float]:
-        return [q.value for q in self.quantities if q.kind == kind]
+    borrowed: bool = False  # its words are its sentence's before it
 
 
-def _quantities(text: str) -> list[tuple[_Quantity, int, int]]:
-    """The complexities and shares `text` gives, with where each is written."""
+def _complexities(text: str) -> list[tuple[_Complexity, int, int]]:
+    """The complexities `text` gives as values (not bounds), with where each is written."""
     text = text.translate(_FULL_WIDTH)
-    found = [(_Quantity("complexity", _complexity(m.group(1)), m.group()), m.start(), m.end())
-             for m in _BIG_O.finditer(text)]
-    found += [(_Quantity("complexity", value, m.group()), m.start(), m.end())
-              for pattern, value in _COMPLEXITY_WORDS for m in pattern.finditer(text)]
-    found += [(_Quantity("share", int(m.group(1)) / int(m.group(2)), m.group()), m.start(), m.end())
-              for m in _FRACTION.finditer(text) if int(m.group(2))]
-    found += [(_Quantity("share", 0.5, m.group()), m.start(), m.end()) for m in _HALF.finditer(text)]
-    return found
+    space = bool(_SPACE.search(text))
+    cases = [case for case, cue in _CASES.items() if cue.search(text)]
+    case = cases[0] if len(cases) == 1 else None
+    found = [(m.group(), _canonical(m.group(1)), m.start(), m.end()) for m in _BIG_O.finditer(text)]
+    found += [(m.group(), value, m.start(), m.end()) for pattern, value in _COMPLEXITY_WORDS
+              for m in pattern.finditer(text)]
+    return [(_Complexity(value, written, space, case), start, end) for written, value, start, end in found
+            if not _BOUND_BEFORE.search(text[:start]) and not _BOUND_AFTER.match(text[end:])]
 
 
-def _complexity(expression: str) -> str:
-    """A Big-O's argument as the lexical index writes it: "n^2 \\cdot d", "n²d" and "n2 d" are "n2d"."""
-    text = unicodedata.normalize("NFKC", expression).lower()
-    return re.sub(r"[\s^·⋅*\\{}]|cdot|mathrm|text", "", text)
+def _canonical(expression: str) -> str:
+    """One spelling per Big-O argument: "n^2 \\cdot d", "n²d", "d n^2" and "n*n*d" are all
+    "d*n^2"; "n log(n)", "n lg n" and "nlogn" are "logn*n"; "|V|+|E|" is "e+v". Constant
+    factors go (O(2n) is O(n))."""
+    text = unicodedata.normalize("NFKC", expression).lower().replace("**", "^")
+    text = re.sub(r"\\(?:mathrm|text|mathcal|operatorname|left|right)\b", "", text)
+    text = re.sub(r"\\sqrt\s*\{([^{}]*)\}|√\s*\{?\(?([a-z0-9]+)\)?\}?|sqrt\s*\(([^()]*)\)",
+                  lambda m: " sqrt(" + "".join(g or "" for g in m.groups()).strip() + ") ", text)
+    text = re.sub(r"max\(([^()]*)\)", lambda m: m.group(1).replace(",", "+"), text)  # O(max(n, m)) = O(n + m)
+    text = re.sub(r"\\log|\blg\b", "log", text)
+    text = re.sub(r"log\s*_?\s*\{?2\}?(?=\s*[a-z(])", "log", text)  # log₂ n: NFKC makes it log2 n
+    text = re.sub(r"log\s*\(\s*([a-z])\s*\)", r"log\1", text)
+    text = re.sub(r"log\s+([a-z])", r"log\1", text)
+    text = re.sub(r"\\cdot|\\times|[*·⋅×\\{}|\s]", "", text)
+    terms = []
+    for term in text.split("+"):
+        powers: Counter[str] = Counter()
+        for part, sign in zip(term.split("/"), (1, -1, -1, -1)):  # "n^2 d / h": h divides
+            for factor in _FACTOR.findall(part):
+                if factor.isdigit():
+                    continue  # a constant factor
+                base, power = _POWER.fullmatch(factor).groups()
+                powers[base] += sign * int(power or 1)
+        terms.append("*".join(base if n == 1 else f"{base}^{n}" for base, n in sorted(powers.items()) if n) or "1")
+    return "+".join(sorted(terms))
 
 
-def _same(a: str | float, b: str | float) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
-        return a == b
-    return abs(a - b) <= 0.02 * max(abs(a), abs(b))
+def _variables(value: str) -> set[str]:
+    return set(re.findall(r"(?<![a-z])(?:log)?([a-z])(?![a-z(])", value.replace("sqrt", "")))
 
 
 def _quantity_clauses(text: str) -> list[_QuantityClause]:
     clauses = []
     for sentence_start, sentence_end, stop_end in _spans(text, _CLAUSE_END, 0, len(text)):
-        for start, end, _ in _spans(text, _QUANTITY_CLAUSE, sentence_start, sentence_end):
+        inside = [m.span() for m in _BIG_O.finditer(text.translate(_FULL_WIDTH), sentence_start, sentence_end)]
+        cuts = [m for m in _QUANTITY_CLAUSE.finditer(text, sentence_start, sentence_end)
+                if not any(start < m.start() < end for start, end in inside)]  # "O(max(n, m))" is whole
+        starts = [sentence_start, *(m.end() for m in cuts)]
+        ends = [*(m.start() for m in cuts), sentence_end]
+        before: frozenset[str] = frozenset()
+        for start, end in zip(starts, ends):
             piece = text[start:end].strip()
-            found = _quantities(piece)
-            if not found:
-                continue
+            found = _complexities(piece)
             blank = piece
             for _, at, until in sorted(found, key=lambda q: -q[1]):
                 blank = blank[:at] + " " + blank[until:]
-            words = frozenset(w for w in terms(blank, variants=False)
-                              if "_" not in w and w not in _FUNCTION_WORDS and w not in _MEASURES
-                              and not re.fullmatch(r"[\d.]+", w))
-            plain = _NOT_NEGATION.sub(" ", piece.lower())
-            clauses.append(_QuantityClause(piece, tuple(q for q, _, _ in found), words,
-                                           bool(_NEGATION.search(plain)), (sentence_start, stop_end)))
+            own = frozenset(w for w in terms(blank, variants=False)
+                            if "_" not in w and w not in _FUNCTION_WORDS and w not in _MEASURES
+                            and not re.fullmatch(r"[\d.]+", w))
+            words = own or before  # "二分查找的复杂度：O(log n)": the sentence's words before the colon
+            before = before | own
+            if found:
+                plain = _NOT_NEGATION.sub(" ", piece.lower())
+                clauses.append(_QuantityClause(piece, tuple(q for q, _, _ in found), words,
+                                               bool(_NEGATION.search(plain)), (sentence_start, stop_end), not own))
     return clauses
 
 
-def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
-    """The answer's clauses that give a quantity the note gives otherwise (step 4): one
-    conflict per clause."""
+def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float],
+                      other_notes: tuple[str, ...] = ()) -> list[Conflict]:
+    """The answer's clauses that give a complexity the note gives otherwise (step 4): one
+    conflict per clause. A value any of `other_notes` gives (the other card graded for the
+    same question) is no conflict either."""
     said = _quantity_clauses(answer)
     if not said:
         return []
     given = _note_quantities(note)
+    known = [q for clause in (*given, *(c for other in other_notes for c in _note_quantities(other)))
+             for q in clause.quantities]
     conflicts = []
     for clause in said:
         if clause.negated:
             continue
         for quantity in clause.quantities:
-            if any(_same(quantity.value, value) for other in given for value in other.values(quantity.kind)):
-                continue  # the note gives it somewhere
+            if any(q.value == quantity.value and quantity.comparable(q) for q in known):
+                continue  # a note gives it somewhere
             aligned = [(_total(clause.words & other.words, weight), other) for other in given
-                       if other.values(quantity.kind) and clause.words & other.words]
+                       if any(quantity.comparable(q) for q in other.quantities) and clause.words & other.words]
             if not aligned:
                 continue
-            fit, cited = max(aligned, key=lambda pair: pair[0])
-            if fit < MIN_SHARED_WEIGHT and not clause.words <= cited.words:
+            fit, cited = max(aligned, key=lambda pair: (pair[0], not pair[1].borrowed))
+            if clause.borrowed or cited.borrowed:  # words from elsewhere in the sentence: mostly shared
+                if fit < max(MIN_SHARED_WEIGHT, MIN_CLAIM_SHARE * _total(clause.words | cited.words, weight)):
+                    continue
+            elif fit < MIN_SHARED_WEIGHT and not clause.words <= cited.words:
                 continue
-            theirs = [q for q in cited.quantities if q.kind == quantity.kind]
-            if any(_same(q.value, value) for q in theirs for value in clause.values(quantity.kind)):
+            if min(_total(clause.words - cited.words, weight), _total(cited.words - clause.words, weight)) >= OTHER_SUBJECT:
+                continue  # each says something the other does not: "linear attention is O(n)" beside "standard …"
+            theirs = [q for q in cited.quantities if quantity.comparable(q)]
+            if {q.value for q in theirs} & {q.value for q in clause.quantities}:
                 continue  # "from O(n²) to O(n)": the answer gives the note's value too
             instead = " / ".join(dict.fromkeys(q.written for q in theirs))  # all the note's clause gives
             conflicts.append(Conflict(clause.text, cited.text, quantity.written, instead,
@@ -575,4 +632,4 @@ def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float]) ->
 
 @functools.lru_cache(maxsize=1024)
 def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
-    return tuple(_quantity_clauses(CODE_BLOCK.sub("\n", note)))  # code constants are not claims
+    return tuple(_quantity_clauses(without_code(note)))  # code constants are not claims

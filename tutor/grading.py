@@ -10,8 +10,8 @@ is read relative to a baseline measured for this very answer:
    that card's question (`companions`); the higher grade counts and names its card.
    Before anything is embedded, the answer's statements that say of one thing the question
    compares what either card says of another ("UDP 是面向连接的" against "TCP 是面向连接
-   的…"), or that give a complexity or share the card gives otherwise ("worst case
-   O(n log n)" against "worst case O(n²)": `conflicts.find_conflicts`), are taken out: their
+   的…"), or that give a complexity the card gives otherwise and neither card gives at
+   all ("worst case O(n log n)" against "worst case O(n²)": `conflicts.find_conflicts`), are taken out: their
    sentences earn nothing, the card's point they contradict is not made, and the grade
    names them (`Grade.conflicts`).
 1. The answer is split into sentences; each sentence is embedded once on the query side,
@@ -82,7 +82,7 @@ from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
-from .notes import CODE_BLOCK, MAX_KEY_POINTS, Card, code_blocks, is_list, key_points
+from .notes import MAX_KEY_POINTS, Card, code_blocks, is_list, key_points, without_code
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
@@ -213,9 +213,10 @@ def grading_points(card: Card) -> list[str]:
     card says. Images, links and lines that only announce a list ("编码需要：") are not
     statements (see `key_points`). A long prose statement is graded as its claims
     (`_claims`); a bullet is a point as its writer made it."""
-    # a code block is one point, as a formula is: "import math" alone is not a claim
-    code = code_blocks(card.answer)
-    text = CODE_BLOCK.sub("\n", card.answer)
+    # a code block is one point, as a formula is ("import math" alone is not a claim),
+    # fenced so that it is shown as code
+    code = [f"```\n{block}\n```" for block in code_blocks(card.answer)]
+    text = without_code(card.answer)
     formulas = list(dict.fromkeys([*(f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(text) if m.strip()), *code]))
     # a line left out is a paragraph break: the prose before a list and after it are two statements
     prose = "\n".join("" if _BULLET_LINE.match(line) or line.rstrip().endswith(("：", ":")) else line
@@ -334,7 +335,8 @@ class Grader:
             return self._result(card, question, 0, [], self._points_of(card))
 
         references = (card, *self._companions_of(card))
-        conflicts = [conflict for reference in references for conflict in self._conflicts(reference, answer)]
+        conflicts = [conflict for reference in references
+                     for conflict in self._conflicts(reference, answer, tuple(r for r in references if r is not reference))]
         shown: dict[str, Conflict] = {}
         for conflict in conflicts:  # a statement at odds with both notes is named once (both points count)
             shown.setdefault(conflict.said, conflict)
@@ -422,12 +424,14 @@ class Grader:
     def _points_of(self, card: Card) -> list[str]:
         return grading_points(card) if self.config.whole_notes else list(card.key_points) or [card.answer]
 
-    def _conflicts(self, card: Card, answer: str) -> list[Conflict]:
-        """What the answer says of one thing the card compares that the card says of another
-        (module `conflicts`); the previous grader did not look."""
+    def _conflicts(self, card: Card, answer: str, others: tuple[Card, ...]) -> list[Conflict]:
+        """What the answer says of one thing the card compares that the card says of another,
+        or a complexity the card gives otherwise and `others` (the other references) do not
+        give at all (module `conflicts`); the previous grader did not look."""
         if not self.config.whole_notes:
             return []
-        return find_conflicts(card.question, card.answer, answer, self.index.lexical.idf)
+        return find_conflicts(card.question, card.answer, answer, self.index.lexical.idf,
+                              tuple(other.answer for other in others))
 
     def _companions_of(self, card: Card) -> tuple[Card, ...]:
         """The cards the notes give for `card`'s question besides it (asked once per card).

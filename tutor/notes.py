@@ -22,7 +22,6 @@ from .errors import TutorError
 NOTE_SUFFIXES = (".md", ".markdown")
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 MIN_ANSWER_CHARS = 8
-CODE_BLOCK = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.S | re.M)
 MAX_KEY_POINTS = 24
 
 # Only the document's structure is read with it (headings, fences, lists): the answer text
@@ -324,16 +323,45 @@ def _drop_rendered_copy(before: str, tex: str) -> str:
     return before
 
 
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+
+
+def _fenced(text: str) -> list[tuple[int, int, str]]:
+    """Each closed fenced block: where it starts and ends (fences included), and its code.
+    Read line by line, in one pass: a fence closes with the same character, at least as
+    many times; a line of backticks with a backtick after them ("```x``` 是行内代码") opens
+    nothing; a fence never closed is no block."""
+    blocks, position, opened = [], 0, None
+    for line in text.splitlines(keepends=True):
+        bare = line.strip()
+        if opened is None:
+            match = _FENCE_OPEN.match(line.rstrip("\r\n"))
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                opened = (position, match.group(1), position + len(line))
+        elif bare and set(bare) == {opened[1][0]} and len(bare) >= len(opened[1]):
+            blocks.append((opened[0], position + len(line), text[opened[2]:position]))
+            opened = None
+        position += len(line)
+    return blocks
+
+
 def code_blocks(answer: str) -> list[str]:
     """The code of each fenced block (```` ``` ```` or `~~~`), fences aside."""
-    return [m.group(2).strip() for m in CODE_BLOCK.finditer(answer) if m.group(2).strip()]
+    return [code.strip() for _, _, code in _fenced(answer) if code.strip()]
+
+
+def without_code(text: str) -> str:
+    """`text` with each fenced code block replaced by a line break."""
+    for start, end, _ in reversed(_fenced(text)):
+        text = text[:start] + "\n" + text[end:]
+    return text
 
 
 def key_points(answer: str) -> list[str]:
     """Bullets, numbered items or ①② items (and the sentences before ①) are the points;
     otherwise the sentences, a paragraph wrapped over several lines being one. Code
     blocks are left out: "import math" is not a statement (grading takes a block whole)."""
-    answer = CODE_BLOCK.sub("\n", answer)
+    answer = without_code(answer)
     points = [m.group(1).strip() for m in map(_BULLET.match, answer.splitlines()) if m]
     if not points and is_list(answer):  # what comes before ① is said too ("…不同子空间…总结：①…②…")
         circled = _CIRCLED.split(answer)

@@ -281,11 +281,34 @@ def test_a_code_block_is_one_point_not_its_lines():
     code = "import math\n\ndef attention(q, k, v):\n    return (q @ k.T / math.sqrt(q.shape[-1])).softmax(-1) @ v"
     card = cards_by_question(f"## T\n\n#### 手写 attention？\n先算打分再 softmax。\n\n```python\n{code}\n```\n"
                              "缩放防止 softmax 饱和。\n")[0]["手写 attention？"]
-    assert grading_points(card) == ["先算打分再 softmax。", "缩放防止 softmax 饱和。", code]
+    assert grading_points(card) == ["先算打分再 softmax。", "缩放防止 softmax 饱和。", f"```\n{code}\n```"]
     # like a formula, it keeps its place however long the prose
     many = "\n\n".join(f"第{i}句话说了一件事。" for i in range(MAX_KEY_POINTS + 5))
     card = cards_by_question(f"## T\n\n#### Q?\n{many}\n\n~~~\n{code}\n~~~\n")[0]["Q?"]
-    assert grading_points(card)[-1] == code and len(grading_points(card)) == MAX_KEY_POINTS
+    assert grading_points(card)[-1] == f"```\n{code}\n```" and len(grading_points(card)) == MAX_KEY_POINTS
+
+
+@pytest.mark.parametrize("text, code, prose", [
+    ("````markdown\n```python\nx = 1\n```\n````\n结论。", ["```python\nx = 1\n```"], "结论。"),  # a longer fence
+    ("```x``` 是行内代码。\n这句话是结论。\n```\ncode\n```", ["code"], "```x``` 是行内代码。\n这句话是结论。"),
+    ("```\ncode\n`````\n之后。", ["code"], "之后。"),  # a longer closing fence closes it
+    ("```\nnever closed\n之后。", [], "```\nnever closed\n之后。"),
+])
+def test_fenced_code_is_read_line_by_line(text, code, prose):
+    from tutor.notes import code_blocks, without_code
+
+    assert code_blocks(text) == code
+    assert without_code(text).strip() == prose
+
+
+def test_unclosed_fences_are_read_in_linear_time():
+    import time
+
+    from tutor.notes import code_blocks
+
+    started = time.perf_counter()
+    assert code_blocks("```a\n" * 32000) == []  # each line opens a fence no line closes
+    assert time.perf_counter() - started < 5  # a backtracking pattern took 38 s on this
 
 
 def test_seed_positional_encoding_card_is_graded_on_its_explanation_too():

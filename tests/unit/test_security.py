@@ -90,11 +90,14 @@ def test_grade_feedback_shows_each_notes_points_under_its_source_as_inert_text()
     shown = "".join(parser.text)
     assert f"你说「UDP 面向连接 {evil}」，笔记里这是 TCP{evil} 的：「TCP 面向连接 {evil}」" in shown
     assert shown.index("与笔记不符") < shown.index("K 和 V 被缓存")  # a wrong fact first
-    code = Grade(*fields[:4], [f"x = 1\n\nprint({evil})"], *fields[5:])  # a code block point: escaped, as code
+    code = Grade(*fields[:4], [f"```\nx = 1\n\nprint({evil})\n```", "```\ny = a*b*c  # __init__\n```",
+                               "$$a\n= b$$"], *fields[5:])  # code points: escaped, as code; a formula is not code
     parser = _Tags()
     parser.feed(grade_html(code))
-    assert {tag for tag, _ in parser.tags} <= ALLOWED_TAGS | {"details", "summary"} and ("pre", {}) in parser.tags
-    assert f"x = 1\nprint({evil})" in "".join(parser.text)
+    assert {tag for tag, _ in parser.tags} <= ALLOWED_TAGS | {"details", "summary"}
+    assert [tag for tag, _ in parser.tags].count("pre") == 2
+    shown = "".join(parser.text)
+    assert f"x = 1\nprint({evil})" in shown and "y = a*b*c  # __init__" in shown
     wrong_number = Conflict(f"查找是 O(1){evil}", f"查找是 O(log n){evil}", "O(1)", f"O(log n){evil}",
                             kind=ConflictKind.QUANTITY)
     parser = _Tags()

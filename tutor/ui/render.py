@@ -139,11 +139,11 @@ def inline_html(text: str) -> str:
 
 
 def point_html(point: str) -> str:
-    """A graded point: one line of Markdown, or a code block (`grading.grading_points`) shown
-    as code, its blank lines dropped (a message has none)."""
-    if "\n" not in point:
+    """A graded point: Markdown on one line, or a fenced code block (`grading.grading_points`)
+    shown as code, its blank lines dropped (a message has none)."""
+    if not (point.startswith("```\n") and point.endswith("\n```")):
         return inline_html(point)
-    code = "\n".join(line for line in point.splitlines() if line.strip())
+    code = "\n".join(line for line in point[4:-4].splitlines() if line.strip())
     return "<pre><code>" + _WWW.sub(r"\1&#46;", code.translate(_TEXT)) + "</code></pre>"
 
 
