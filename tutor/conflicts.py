@@ -35,19 +35,20 @@ gives one of the compared things, said of the other.
    contradicted by "Post-LN 需要 warmup") and not the opposite degree ("TCP 开销大" beside
    "UDP 开销小" agrees with the note).
 
-4. **Wrong quantities** (`_wrong_quantities`), whatever the question: a complexity
-   ("O(n log n)", "constant time", "对数级") or a simple share ("1/4", "一半") the answer
-   gives where the note gives another for the same thing. The answer's clause is matched to
-   the note's clause with a quantity of that kind that shares most of its words (IDF, the
-   quantity and words that only name the measure — 复杂度, time — aside): at least
-   MIN_SHARED_WEIGHT, or every word of the answer's clause ("Self-attention is O(n·d²)").
-   A value the note gives anywhere is no conflict (the note may give several: "查找变为
-   O(n)，而 AVL 树的高度始终是 O(log n)"), nor one in a negated clause ("不是 O(n²)"), nor
-   one beside the note's own value ("from O(n²) to O(n)"). Decimals, percentages, bits and
-   multiples are left out: in these notes they are measurements, examples and code
-   constants (over the 610 pairs of neighbouring cards the retrieval sets name together,
-   the note of one and the other's text as the answer, they were 22 of a first version's
-   33 clashes, the other 11 complexities that shared only "复杂度"; now none clash).
+4. **Wrong complexities** (`_wrong_quantities`), whatever the question: a Big-O (or
+   "constant time", "线性时间", "对数级", "quadratic time") the answer gives where the note
+   gives another for the same thing. Each is read in one canonical form (`_canonical`:
+   O(d·n²) = O(n^2 \\cdot d)). The answer's clause is matched to the note's clause with a
+   comparable complexity (`_Complexity.comparable`: time or memory, the case, the
+   variables) that shares most of its words (IDF, the complexity and words that only name
+   the measure — 复杂度, time — aside): at least MIN_SHARED_WEIGHT, or every word of the
+   answer's clause ("Self-attention is O(n·d²)"); a clause of no words of its own takes its
+   sentence's, which must then be mostly the note clause's. Not a conflict: a value either
+   reference gives anywhere, a negated clause ("不是 O(n²)"), a bound ("低于 O(n²)"), a clause
+   that also gives the note's value ("from O(n²) to O(n)"), a clause about another thing
+   (each side has words the other lacks: OTHER_SUBJECT). Other numbers (shares, decimals,
+   bits) are not checked: in these notes they are measurements, examples and arithmetic
+   ("MQA 缩小为 1/64" beside the GQA example's 1/8), which a first version flagged.
 
 Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
 its negation the other way round pass unseen (see the README for what was tried and
