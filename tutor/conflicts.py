@@ -97,7 +97,8 @@ _FUNCTION_WORDS = frozenset("has have had having own each its their they them th
                             "just very much many some any all both not no so than then into onto over under up out "
                             "off same such like get gets got make makes made if else because since while".split())
 _CLAUSE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")  # a full stop before a space, as answers are split
-_CLAUSE_SPLIT = re.compile(r"[，,：:（）()]|\s(?:while|whereas|but)\s|而且|而")
+_JOINS = r"\s(?:while|whereas|but)\s|而且|而"  # where a sentence's clauses meet, besides punctuation
+_CLAUSE_SPLIT = re.compile(rf"[，,：:（）()]|{_JOINS}")
 # what may come before a clause's subject: "而 UDP …", "but the thread …", "- **TCP**"
 _LEAD = re.compile(r"[\W_]+|而且|而|但是|但|所以|因此|另外|其中|对于|\b(?:and|but|so|whereas|while|the|a|an|for|in)\b",
                    re.I)
@@ -489,7 +490,7 @@ _MEASURES = frozenset("复杂 复杂度 时间 时间复杂度 空间 空间复�
                       "complexity time space cost costs run runs take takes per".split())
 # words of this weight (IDF) on both sides that the other lacks: two clauses about two things
 OTHER_SUBJECT = MIN_SHARED_WEIGHT / 2
-_QUANTITY_CLAUSE = re.compile(r"[，,；;：:]|\s(?:while|whereas|but)\s|而且|而")  # never inside an O(…)
+_QUANTITY_CLAUSE = re.compile(rf"[，,：:]|{_JOINS}")  # brackets kept, and never cut inside an O(…)
 _FACTOR = re.compile(r"sqrt\([^()]*\)|log[a-z]|\d+\^[a-z]|[a-z](?:\^?\d+)?|\d+")
 _POWER = re.compile(r"(sqrt\([^()]*\)|log[a-z]|\d+\^[a-z]|[a-z])\^?(\d*)")  # "2^n" is its own base
 
@@ -565,9 +566,12 @@ def _variables(value: str) -> set[str]:
 
 
 def _quantity_clauses(text: str) -> list[_QuantityClause]:
+    written = text.translate(_FULL_WIDTH)
+    if not _BIG_O.search(written) and not any(pattern.search(written) for pattern, _ in _COMPLEXITY_WORDS):
+        return []  # most answers and notes give none: no clause need be segmented
     clauses = []
     for sentence_start, sentence_end, stop_end in _spans(text, _CLAUSE_END, 0, len(text)):
-        inside = [m.span() for m in _BIG_O.finditer(text.translate(_FULL_WIDTH), sentence_start, sentence_end)]
+        inside = [m.span() for m in _BIG_O.finditer(written, sentence_start, sentence_end)]
         cuts = [m for m in _QUANTITY_CLAUSE.finditer(text, sentence_start, sentence_end)
                 if not any(start < m.start() < end for start, end in inside)]  # "O(max(n, m))" is whole
         starts = [sentence_start, *(m.end() for m in cuts)]

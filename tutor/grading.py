@@ -11,9 +11,9 @@ is read relative to a baseline measured for this very answer:
    Before anything is embedded, the answer's statements that say of one thing the question
    compares what either card says of another ("UDP 是面向连接的" against "TCP 是面向连接
    的…"), or that give a complexity the card gives otherwise and neither card gives at
-   all ("worst case O(n log n)" against "worst case O(n²)": `conflicts.find_conflicts`), are taken out: their
-   sentences earn nothing, the card's point they contradict is not made, and the grade
-   names them (`Grade.conflicts`).
+   all ("worst case O(n log n)" against "worst case O(n²)": `conflicts.find_conflicts`),
+   are taken out: their sentences earn nothing, the card's point they contradict is not
+   made, and the grade names them (`Grade.conflicts`).
 1. The answer is split into sentences; each sentence is embedded once on the query side,
    and the whole answer's vector is their token-weighted mean (`Grader._answer_vectors`;
    embedded too with a model that does not mean-pool).
