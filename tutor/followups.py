@@ -12,9 +12,12 @@ After a main answer:
 - a weak answer (1–49) hears what the notes say on that point and is asked to explain it;
 - an empty or "don't know" answer (0), or one with nothing left to ask, moves on.
 Hints name a direction first (the kind of the missing point), then give the start of the
-point itself. Everything is said in the interview's language (Chinese or English); names
-keep the notes' spelling; citations ("Child et al., 2019") and sizes ("140GB") are never
-named as a subject.
+point itself. A code block from the notes is one point (`grading.grading_points`): it is
+asked about only when no statement is left to ask, as a request to write it, and never
+quoted whole into a sentence; its hint gives its first line that is not an import.
+Everything is said in the interview's language (Chinese or English); names keep the
+notes' spelling; citations ("Child et al., 2019") and sizes ("140GB") are never named as
+a subject.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import numpy as np
 
 from .answerability import salient_terms
 from .conflicts import ConflictKind
-from .grading import Band, Grade, grading_points
+from .grading import Band, Grade, code_lines, grading_points, is_code_point
 from .index import Index
 from .lexical import is_chinese, terms
 from .notes import Card
@@ -52,6 +55,8 @@ _CITED_VERB = re.compile(r"^(?:指出|提出|发现|表明|认为|证明|显示|
 # clause the point was cut from ("而…", "then the scheduler picks…")
 _LEANS_BACK = re.compile(r"(?:这|那|此|其|它|因此|所以|于是|同时|另外|此外|而|并且|但是|但|且|从而|进而|然后"
                          r"|(?:this|that|these|those|it|so|thus|hence|and|but|then|which|while|whereas|or)\b)", re.I)
+_DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class|function)\s+([A-Za-z_]\w*)", re.M)  # what code defines
+_PREAMBLE = re.compile(r"(?:(?:import|from|using|package)\b|#|//|\"\"\"|''')")  # code lines that say nothing yet
 _ASIDE = re.compile(r"[（(](?![A-Za-z0-9 .\-]+[)）])[^（）()]*[)）]")  # brackets, unless a bare Latin gloss: （RoPE）
 QUESTIONS = {
     "zh": {
@@ -61,6 +66,7 @@ QUESTIONS = {
         "reason": "关于{subject}，为什么会这样？背后的原因是什么？",
         "number": "关于{subject}，具体的数字是多少？这个数是怎么来的？",
         "detail": "关于{subject}，你能再具体说说吗？",
+        "code": "能把{subject}的实现写成代码吗？写出关键的几步就行。",
         "unnamed": "这道题还有一部分你没有谈到，能补充一下吗？",
         "it": "这一点",
     },
@@ -71,6 +77,7 @@ QUESTIONS = {
         "reason": "For {subject}, why is that? What is the reason behind it?",
         "number": "For {subject}, what is the actual number, and where does it come from?",
         "detail": "Can you say more about {subject}?",
+        "code": "Can you write {subject} as code? The key steps are enough.",
         "unnamed": "There is one part of this question you have not covered yet. Can you add it?",
         "it": "this approach",
     },
@@ -83,6 +90,7 @@ HINTS = {
         "reason": "想想{subject}背后的原因：为什么要这样做？",
         "number": "想想和{subject}有关的具体数字和量级。",
         "detail": "想想{subject}在这里起什么作用。",
+        "code": "想想{subject}的实现要分哪几步，每一步的输入和输出是什么。",
         "unnamed": "想想题目问的哪一部分你还没有答到。",
         "start": "笔记里的这一点是这样开头的：「{start}……」",
         "it": "它",
@@ -94,6 +102,7 @@ HINTS = {
         "reason": "Think about the reason behind {subject}: why is it done this way?",
         "number": "Think about the actual numbers behind {subject} and their order of magnitude.",
         "detail": "Think about the part {subject} plays here.",
+        "code": "Think about the steps {subject} takes in code, and what goes in and out of each.",
         "unnamed": "Think about which part of the question your answer has not reached yet.",
         "start": "The notes start this point like this: \"{start}…\"",
         "it": "it",
@@ -103,12 +112,15 @@ SAYINGS = {
     "zh": {
         "deeper": "答得不错，往深一层问：",
         "correction": "这个回答和笔记的要点差得比较远。笔记里是这样说的：「{point}」。你能解释一下为什么是这样吗？",
+        "correction_code": "这个回答和笔记的要点差得比较远。笔记里给了{subject}的实现代码，你能写出它的关键几步吗？",
         "contradiction": "你说「{said}」，但笔记里这说的是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
         "wrong_quantity": "你说「{said}」，但笔记里是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
     },
     "en": {
         "deeper": "Good. One level deeper: ",
         "correction": "That is a long way from the notes. They say: \"{point}\" Can you explain why?",
+        "correction_code": "That is a long way from the notes. They give the code of {subject}: "
+                           "can you write its key steps?",
         "contradiction": "You said \"{said}\", but the notes say that of {instead}: \"{note}\" "
                          "Why {instead} and not {subject}?",
         "wrong_quantity": "You said \"{said}\", but the notes give {instead}: \"{note}\" "
@@ -152,6 +164,9 @@ def follow_up(card: Card, grade: Grade, index: Index, skip_ids: set[str], langua
     reference = point_card(card, point)
     if grade.score >= Band.PARTIAL:
         return FollowUp(FollowUpKind.MISSED, question_about(point, card, language), reference)
+    if is_code_point(point):  # code flattened into a sentence reads as noise: ask for it instead
+        subject = subject_of(point, card, language) or QUESTIONS[language]["it"]
+        return FollowUp(FollowUpKind.CORRECTION, words["correction_code"].format(subject=subject), reference)
     return FollowUp(FollowUpKind.CORRECTION, words["correction"].format(point=_quote(point)), reference)
 
 
@@ -179,14 +194,17 @@ def builds_on(card: Card, index: Index, skip_ids: set[str]) -> Card | None:
 def most_important(points: list[str], card: Card, index: Index) -> str:
     """The point carrying the most rare-term weight beyond the question's own words, among
     the points that stand on their own (one opening with 这 / 因此 / "This" leans on the
-    sentence before it, which the learner has not seen)."""
+    sentence before it, which the learner has not seen), statements before code: a code
+    block's identifiers are rare terms, not importance (on every card with code in the
+    shipped notes the block outweighed each statement)."""
     asked = set(index.lexical.content_terms(card.question, variants=False))
 
     def weight(point: str) -> float:  # one term per name, as grading counts it
         return sum(index.lexical.idf(t) for t in index.lexical.content_terms(point, variants=False) if t not in asked)
 
     standalone = [p for p in points if not _LEANS_BACK.match(p.strip())]
-    return max(standalone or points, key=weight)
+    statements = [p for p in standalone if not is_code_point(p)]
+    return max(statements or standalone or points, key=weight)
 
 
 def as_question(text: str, language: str) -> str:
@@ -226,6 +244,8 @@ def _say(templates: dict[str, str], point: str, card: Card, language: str) -> st
 
 
 def point_kind(point: str) -> str:
+    if is_code_point(point):
+        return "code"
     if _STATED_FORMULA.search(point):
         return "formula"
     prose = _MATH.sub(" ", _CITATION.sub("", point))
@@ -237,20 +257,27 @@ def subject_of(point: str, card: Card, language: str) -> str | None:
     the notes; else the card's own heading (its last topic) when the question does not say
     it either and it is in the interview's language; else None."""
     asked = card.question.lower()
-    prose = _EXAMPLES.sub("", _MATH.sub(" ", _CITATION.sub("", point)))
-    # names said in the sentence itself or glossed in brackets; a name inside a bracketed aside is not its subject
-    names = [written for _, written in salient_terms(_ASIDE.sub("", prose))
-             if len(written) >= 3 and _NAME.search(written[1:]) and written.lower() not in asked]
-    if names:
-        return "「" + names[0] + "」" if language == "zh" else names[0]
+    if is_code_point(point):  # what the code defines (its class or function)
+        names = _DEFINED.findall("\n".join(code_lines(point)))
+    else:
+        prose = _EXAMPLES.sub("", _MATH.sub(" ", _CITATION.sub("", point)))
+        # names said in the sentence itself or glossed in brackets; a name inside a bracketed aside is not its subject
+        names = [written for _, written in salient_terms(_ASIDE.sub("", prose))
+                 if len(written) >= 3 and _NAME.search(written[1:]) and written.lower() not in asked]
     heading = card.path[-1] if card.path else ""
-    if heading and heading.lower() not in asked and (language == "zh" or not is_chinese(heading)):
-        return "「" + heading + "」" if language == "zh" else heading
-    return None
+    if not names and heading and heading.lower() not in asked and (language == "zh" or not is_chinese(heading)):
+        names = [heading]
+    if not names:
+        return None
+    return "「" + names[0] + "」" if language == "zh" else names[0]
 
 
 def start_of(point: str) -> str:
-    """About the first 40 % of a point (citations left out), ended where a reader would pause."""
+    """About the first 40 % of a point (citations left out), ended where a reader would pause;
+    of code, its first line that is not an import or a comment."""
+    if is_code_point(point):
+        lines = [line.strip() for line in code_lines(point) if line.strip()]
+        return next((line for line in lines if not _PREAMBLE.match(line)), lines[0] if lines else "")
     text = _CITED_VERB.sub("", _CITATION.sub("", _flat(point))).strip()
     return _cut(text, max(8, int(len(text) * 0.4)))
 

@@ -215,7 +215,7 @@ def grading_points(card: Card) -> list[str]:
     (`_claims`); a bullet is a point as its writer made it."""
     # a code block is one point, as a formula is ("import math" alone is not a claim),
     # fenced so that it is shown as code
-    code = [f"```\n{block}\n```" for block in code_blocks(card.answer)]
+    code = [code_point(block) for block in code_blocks(card.answer)]
     text = without_code(card.answer)
     formulas = list(dict.fromkeys([*(f"$${m.strip()}$$" for m in _DISPLAY_MATH.findall(text) if m.strip()), *code]))
     # a line left out is a paragraph break: the prose before a list and after it are two statements
@@ -229,6 +229,21 @@ def grading_points(card: Card) -> list[str]:
     # formulas and code keep their place however long the prose: they are often the point
     points = claims[: max(0, MAX_KEY_POINTS - len(formulas))] + formulas[:MAX_KEY_POINTS]
     return points or [card.answer]
+
+
+def code_point(code: str) -> str:
+    """A fenced code block as one graded point: fenced, so that it is shown as code."""
+    return f"```\n{code}\n```"
+
+
+def is_code_point(point: str) -> bool:
+    """Whether a graded point is a code block (`code_point`), not a statement."""
+    return point.startswith("```\n") and point.endswith("\n```")
+
+
+def code_lines(point: str) -> list[str]:
+    """A code point's lines, fences aside."""
+    return point[4:-4].splitlines()
 
 
 def _claims(statement: str) -> list[str]:

@@ -23,7 +23,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..conflicts import Conflict, ConflictKind
 from ..conversation import Reply, ReplyKind, not_covered_message
-from ..grading import Grade
+from ..grading import Grade, code_lines, is_code_point
 from ..interview import Summary
 from ..notes import Card
 
@@ -141,9 +141,9 @@ def inline_html(text: str) -> str:
 def point_html(point: str) -> str:
     """A graded point: Markdown on one line, or a fenced code block (`grading.grading_points`)
     shown as code, its blank lines dropped (a message has none)."""
-    if not (point.startswith("```\n") and point.endswith("\n```")):
+    if not is_code_point(point):
         return inline_html(point)
-    code = "\n".join(line for line in point[4:-4].splitlines() if line.strip())
+    code = "\n".join(line for line in code_lines(point) if line.strip())
     return "<pre><code>" + _WWW.sub(r"\1&#46;", code.translate(_TEXT)) + "</code></pre>"
 
 

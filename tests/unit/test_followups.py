@@ -1,0 +1,67 @@
+"""Follow-ups and hints on cards with code (no model: the notes' own lexical index)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tutor import followups
+from tutor.followups import FollowUpKind
+from tutor.grading import Grade, grading_points, is_code_point
+from tutor.index import lexical_text
+from tutor.lexical import LexicalIndex
+from tutor.notes import load_notes
+
+from ..conftest import ROOT
+
+CARDS = load_notes(ROOT / "knowledge").cards
+WITH_CODE = [card for card in CARDS if any(is_code_point(p) for p in grading_points(card))]
+
+
+@pytest.fixture(scope="module")
+def index():
+    """What follow-ups read of the index: its lexical side, built from the shipped cards."""
+    return SimpleNamespace(lexical=LexicalIndex.build([lexical_text(card) for card in CARDS]))
+
+
+def _grade(card, score, missed):
+    covered = [p for p in grading_points(card) if p not in missed]
+    return Grade(card.question, card.id, score, "", covered, missed, card.answer, card.citation)
+
+
+def test_a_statement_is_asked_about_before_a_code_block(index):
+    """A block's identifiers are rare terms: weighed like a statement, the block was the
+    "most important" missed point of every card with code, and its code was quoted,
+    flattened, into the interviewer's sentence."""
+    assert len(WITH_CODE) >= 40
+    for card in WITH_CODE:
+        points = grading_points(card)
+        assert not is_code_point(followups.most_important(points, card, index)), card.question
+        move = followups.follow_up(card, _grade(card, 30, points), index, {card.id}, "zh")
+        assert "```" not in move.prompt and "import " not in move.prompt, move.prompt
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_missed_code_block_is_asked_for_as_code_never_quoted(index, language):
+    card = next(c for c in WITH_CODE if "class LoRALinear" in c.answer)
+    code = [p for p in grading_points(card) if is_code_point(p)]
+    said = []
+    for score, kind in ((58, FollowUpKind.MISSED), (30, FollowUpKind.CORRECTION)):
+        move = followups.follow_up(card, _grade(card, score, code), index, {card.id}, language)
+        assert move.kind == kind and move.reference.key_points == tuple(code)  # graded on the block
+        said.append(move.prompt)
+        said += [followups.hint(code[0], card, number, language) for number in (1, 2)]
+    for text in said:
+        assert "LoRALinear" in text, text  # what the code defines names it
+        assert "```" not in text and "import" not in text and "\n" not in text, text
+    assert "class LoRALinear(nn.Module):" in said[2]  # the second hint: its first line past the imports
+
+
+def test_code_without_a_definition_is_named_by_its_heading_and_starts_past_its_imports():
+    card = CARDS[0]
+    block = "```\nimport numpy as np\n# a check\n\nrng = np.random.default_rng(0)\nprint(rng.random())\n```"
+    assert followups.point_kind(block) == "code"
+    assert followups.start_of(block) == "rng = np.random.default_rng(0)"
+    heading = card.path[-1]
+    assert followups.subject_of(block, card, "zh") == (f"「{heading}」" if heading.lower() not in card.question.lower()
+                                                       else None)
