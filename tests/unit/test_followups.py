@@ -65,3 +65,14 @@ def test_code_without_a_definition_is_named_by_its_heading_and_starts_past_its_i
     heading = card.path[-1]
     assert followups.subject_of(block, card, "zh") == (f"「{heading}」" if heading.lower() not in card.question.lower()
                                                        else None)
+
+
+def test_a_code_block_to_study_next_is_shown_by_its_first_line():
+    from tutor.ui.render import inline_html, study_html
+
+    card = next(c for c in WITH_CODE if "class LoRALinear" in c.answer)
+    block = next(p for p in grading_points(card) if is_code_point(p))
+    shown = study_html(block)
+    assert shown.startswith("<code>class LoRALinear(nn.Module)") and "import" not in shown and "\n" not in shown
+    statement = next(p for p in grading_points(card) if not is_code_point(p))
+    assert study_html(statement) == inline_html(statement)  # a statement is shown as it reads

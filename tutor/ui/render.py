@@ -23,6 +23,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..conflicts import Conflict, ConflictKind
 from ..conversation import Reply, ReplyKind, not_covered_message
+from ..followups import start_of
 from ..grading import Grade, code_lines, is_code_point
 from ..interview import Summary
 from ..notes import Card
@@ -147,6 +148,14 @@ def point_html(point: str) -> str:
     return "<pre><code>" + _WWW.sub(r"\1&#46;", code.translate(_TEXT)) + "</code></pre>"
 
 
+def study_html(point: str) -> str:
+    """The one thing to study next, in a summary's table cell: a point as `inline_html`; a
+    code block by its first line past the imports (the whole block does not fit a cell)."""
+    if is_code_point(point):
+        return f"<code>{escape(start_of(point))}</code> …"
+    return inline_html(point)
+
+
 def cell_html(text: str) -> str:
     """inline_html for a table's Markdown cell: wrapped, so a question starting "1." or "-"
     is not read as a list by the table's Markdown layer."""
@@ -238,7 +247,7 @@ def summary_html(summary: Summary) -> str:
     rows = "".join(
         f"<tr><td>{r.number}</td><td>{inline_html(r.question)}</td>"
         f"<td>{r.score if r.score is not None else '—'}</td><td>{escape(r.verdict)}</td>"
-        f"<td>{inline_html(r.study_next) + ' <sub>' + escape(r.source) + '</sub>' if r.study_next else '—'}</td></tr>"
+        f"<td>{study_html(r.study_next) + ' <sub>' + escape(r.source) + '</sub>' if r.study_next else '—'}</td></tr>"
         for r in summary.rows
     )
     head = "<tr><th>#</th><th>问题</th><th>得分</th><th>评价</th><th>下一步复习 study next</th></tr>"
