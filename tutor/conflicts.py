@@ -432,14 +432,12 @@ def _clauses(text: str, names: _Names) -> list[_Clause]:
                 subject = _subject(lower, spans)
             elif inside - {subject}:  # "队列先进先出，出栈入栈都在栈顶": no longer about 队列 alone
                 subject = None
-            for name_start, name_end, _ in reversed(spans):
-                lower = lower[:name_start] + " " * (name_end - name_start) + lower[name_end:]
-            # single words: word pairs ("share_memory") would count a shared word twice; read
-            # with the names blanked, which the segmenter would join to the next word ("不可
-            # 重复读是…" gives "读是")
-            words = frozenset(w for w in terms(lower, variants=False)
+            # single words: word pairs ("share_memory") would count a shared word twice
+            words = frozenset(w for w in terms(piece, variants=False)
                               if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w)
                               and not names.part_of_name(w))
+            for name_start, name_end, _ in reversed(spans):
+                lower = lower[:name_start] + " " * (name_end - name_start) + lower[name_end:]
             clauses.append(_Clause(piece, subject, words, lower, sentence))
     return clauses
 

@@ -361,12 +361,3 @@ def test_a_wrong_quantity_is_taken_out_of_the_answer_like_a_swap():
     conflicts = find_conflicts("What is quicksort's running time?", QUICKSORT, answer, _weight)
     assert _without(answer, conflicts) == "It picks a pivot."
     assert conflicts[0].about("Quicksort's worst case is O(n^2), when the pivot is always the smallest")
-
-
-def test_a_name_is_not_read_into_the_word_after_it():
-    """The segmenter joins a name's last character to the next one ("不可重复读是" gives
-    "读是"): a clause's words are read with the names blanked."""
-    from tutor.conflicts import _read_note
-
-    read = _read_note("什么是脏读、不可重复读和幻读？", "不可重复读是同一事务内两次读取同一行。幻读是两次按相同条件查询。")
-    assert "读是" not in read.said_of["不可重复读"] and {"同一", "事务", "读取"} <= read.said_of["不可重复读"]
