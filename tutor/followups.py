@@ -13,8 +13,9 @@ After a main answer:
 - an empty or "don't know" answer (0), or one with nothing left to ask, moves on.
 Hints name a direction first (the kind of the missing point), then give the start of the
 point itself. A code block from the notes is one point (`grading.grading_points`): it is
-asked about only when no statement is left to ask, as a request to write it, and never
-quoted whole into a sentence; its hint gives its first line that is not an import.
+asked about only when no statement is left to ask, as a request to write it, named by
+what it is written for, and never quoted whole into a sentence; its hint quotes its key
+line (`key_line`).
 Everything is said in the interview's language (Chinese or English); names keep the
 notes' spelling; citations ("Child et al., 2019") and sizes ("140GB") are never named as
 a subject.
@@ -55,8 +56,12 @@ _CITED_VERB = re.compile(r"^(?:指出|提出|发现|表明|认为|证明|显示|
 # clause the point was cut from ("而…", "then the scheduler picks…")
 _LEANS_BACK = re.compile(r"(?:这|那|此|其|它|因此|所以|于是|同时|另外|此外|而|并且|但是|但|且|从而|进而|然后"
                          r"|(?:this|that|these|those|it|so|thus|hence|and|but|then|which|while|whereas|or)\b)", re.I)
-_DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class|function)\s+([A-Za-z_]\w*)", re.M)  # what code defines
-_PREAMBLE = re.compile(r"(?:(?:import|from|using|package)\b|#|//|\"\"\"|''')")  # code lines that say nothing yet
+# what a code block defines at its top level (class, def, function, func), and its lines
+# that say nothing of the method yet (imports, comments, decorators, seeding the randomness)
+_DEFINED = re.compile(r"^(?:async\s+)?(class|def|function|func)\s+([A-Za-z]\w*)", re.M)
+_PREAMBLE = re.compile(r"(?:(?:import|from|using|package)\b|#|//|/\*|\*|--|@|.*(?:seed|default_rng)\()")
+_TRAILING_COMMENT = re.compile(r"\s+(?:#|//).*$")
+CODE_LINE_CHARS = 60  # a code line quoted in a hint or a summary cell is cut near this
 _ASIDE = re.compile(r"[（(](?![A-Za-z0-9 .\-]+[)）])[^（）()]*[)）]")  # brackets, unless a bare Latin gloss: （RoPE）
 QUESTIONS = {
     "zh": {
@@ -93,6 +98,7 @@ HINTS = {
         "code": "想想{subject}的实现要分哪几步，每一步的输入和输出是什么。",
         "unnamed": "想想题目问的哪一部分你还没有答到。",
         "start": "笔记里的这一点是这样开头的：「{start}……」",
+        "code_start": "笔记里的代码关键的一行是：「{start}」",
         "it": "它",
     },
     "en": {
@@ -105,6 +111,7 @@ HINTS = {
         "code": "Think about the steps {subject} takes in code, and what goes in and out of each.",
         "unnamed": "Think about which part of the question your answer has not reached yet.",
         "start": "The notes start this point like this: \"{start}…\"",
+        "code_start": "A key line of the notes' code: \"{start}\"",
         "it": "it",
     },
 }
@@ -194,17 +201,17 @@ def builds_on(card: Card, index: Index, skip_ids: set[str]) -> Card | None:
 def most_important(points: list[str], card: Card, index: Index) -> str:
     """The point carrying the most rare-term weight beyond the question's own words, among
     the points that stand on their own (one opening with 这 / 因此 / "This" leans on the
-    sentence before it, which the learner has not seen), statements before code: a code
-    block's identifiers are rare terms, not importance (on every card with code in the
-    shipped notes the block outweighed each statement)."""
+    sentence before it, which the learner has not seen); statements, even leaning ones,
+    before code: a code block's identifiers are rare terms, not importance (on every card
+    with code in the shipped notes the block outweighed each statement)."""
     asked = set(index.lexical.content_terms(card.question, variants=False))
 
     def weight(point: str) -> float:  # one term per name, as grading counts it
         return sum(index.lexical.idf(t) for t in index.lexical.content_terms(point, variants=False) if t not in asked)
 
-    standalone = [p for p in points if not _LEANS_BACK.match(p.strip())]
-    statements = [p for p in standalone if not is_code_point(p)]
-    return max(statements or standalone or points, key=weight)
+    statements = [p for p in points if not is_code_point(p)]
+    standalone = [p for p in statements if not _LEANS_BACK.match(p.strip())]
+    return max(standalone or statements or points, key=weight)
 
 
 def as_question(text: str, language: str) -> str:
@@ -227,10 +234,13 @@ def question_about(point: str, card: Card, language: str) -> str:
 
 
 def hint(point: str, card: Card, number: int, language: str) -> str:
-    """The first hint names a direction; later ones give the start of the point."""
+    """The first hint names a direction; later ones give the start of the point (of code,
+    its key line)."""
     texts = HINTS[language]
     if number <= 1:
         return _say(texts, point, card, language)
+    if is_code_point(point):
+        return texts["code_start"].format(start=key_line(point, _about(card)))
     return texts["start"].format(start=start_of(point))
 
 
@@ -257,8 +267,8 @@ def subject_of(point: str, card: Card, language: str) -> str | None:
     the notes; else the card's own heading (its last topic) when the question does not say
     it either and it is in the interview's language; else None."""
     asked = card.question.lower()
-    if is_code_point(point):  # what the code defines (its class or function)
-        names = _DEFINED.findall("\n".join(code_lines(point)))
+    if is_code_point(point):  # what the code is written for (its main class or function)
+        names = [name for name, _ in _main_definitions(point, _about(card))[:1]]
     else:
         prose = _EXAMPLES.sub("", _MATH.sub(" ", _CITATION.sub("", point)))
         # names said in the sentence itself or glossed in brackets; a name inside a bracketed aside is not its subject
@@ -272,12 +282,52 @@ def subject_of(point: str, card: Card, language: str) -> str | None:
     return "「" + names[0] + "」" if language == "zh" else names[0]
 
 
+def _about(card: Card) -> str:
+    return f"{card.question} {' '.join(card.path)}"
+
+
+def _main_definitions(point: str, about: str) -> list[tuple[str, str]]:
+    """A code block's top-level definitions (name, line), the one it is written for first:
+    the one `about` (the card's question and headings) names, else a class, else the last
+    function (helpers come before what uses them); private names (`_pad`) only when there
+    is nothing else."""
+    found = [(m.group(2), m.group(1), line) for line in code_lines(point) if (m := _DEFINED.match(line))]
+    public = [f for f in found if not f[0].startswith("_")] or found
+    said = about.lower()
+
+    def rank(position: int) -> tuple[bool, bool, int]:
+        name, kind, _ = public[position]
+        return name.lower() in said, kind == "class", position
+
+    order = sorted(range(len(public)), key=rank, reverse=True)
+    return [(public[i][0], public[i][2]) for i in order]
+
+
+def key_line(point: str, about: str = "") -> str:
+    """The line of a code block a hint quotes: its main definition's (see
+    `_main_definitions`), else its first line past imports, comments, decorators and
+    docstrings; cut near CODE_LINE_CHARS."""
+    definitions = _main_definitions(point, about)
+    line = definitions[0][1] if definitions else _first_statement(code_lines(point))
+    line = _TRAILING_COMMENT.sub("", line.strip())
+    return line if len(line) <= CODE_LINE_CHARS else _cut(line, CODE_LINE_CHARS) + " …"
+
+
+def _first_statement(lines: list[str]) -> str:
+    in_docstring = False
+    for line in lines:
+        bare = line.strip()
+        quotes = bare.count('"""') + bare.count("'''")
+        if in_docstring or quotes:
+            in_docstring ^= quotes % 2 == 1
+            continue
+        if bare and not _PREAMBLE.match(bare):
+            return bare
+    return next((line for line in lines if line.strip()), "")
+
+
 def start_of(point: str) -> str:
-    """About the first 40 % of a point (citations left out), ended where a reader would pause;
-    of code, its first line that is not an import or a comment."""
-    if is_code_point(point):
-        lines = [line.strip() for line in code_lines(point) if line.strip()]
-        return next((line for line in lines if not _PREAMBLE.match(line)), lines[0] if lines else "")
+    """About the first 40 % of a point (citations left out), ended where a reader would pause."""
     text = _CITED_VERB.sub("", _CITATION.sub("", _flat(point))).strip()
     return _cut(text, max(8, int(len(text) * 0.4)))
 

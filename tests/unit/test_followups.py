@@ -1,6 +1,7 @@
 """Follow-ups and hints on cards with code (no model: the notes' own lexical index)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -57,14 +58,44 @@ def test_a_missed_code_block_is_asked_for_as_code_never_quoted(index, language):
     assert "class LoRALinear(nn.Module):" in said[2]  # the second hint: its first line past the imports
 
 
-def test_code_without_a_definition_is_named_by_its_heading_and_starts_past_its_imports():
+@pytest.mark.parametrize("code, line", [
+    ("import numpy as np\n# a check\n\nrng = np.random.default_rng(0)\nprint(rng.random())", "print(rng.random())"),
+    ('"""Train it.\nUses AdamW.\n"""\n@torch.no_grad()\nx = step(1)', "x = step(1)"),  # docstring, decorator
+    ("/* a ring buffer */\n-- or SQL\nSELECT name FROM users;", "SELECT name FROM users;"),
+    ("import torch\nfrom torch import nn", "import torch"),  # nothing else to show
+    ("def _pad(x):\n    return x\n\ndef helper(x):\n    return x\n\ndef beam(x):\n    return helper(x)",
+     "def beam(x):"),  # helpers come before what uses them
+    ("def helper():\n    pass\n\nclass Cache:\n    pass\n\ndef main():\n    pass", "class Cache:"),
+    ("y = f(" + ", ".join(f"argument_{i}" for i in range(20)) + ")  # a comment", None),  # cut, no comment
+])
+def test_a_code_block_s_key_line(code, line):
+    point = f"```\n{code}\n```"
+    assert followups.point_kind(point) == "code"
+    shown = followups.key_line(point)
+    if line is not None:
+        assert shown == line
+    else:
+        assert shown.endswith(" …") and "#" not in shown  # cut at a pause near CODE_LINE_CHARS
+        assert followups.CODE_LINE_CHARS // 2 <= len(shown) <= 1.6 * followups.CODE_LINE_CHARS + 2
+
+
+def test_the_definition_the_question_names_is_the_code_s_subject():
     card = CARDS[0]
-    block = "```\nimport numpy as np\n# a check\n\nrng = np.random.default_rng(0)\nprint(rng.random())\n```"
-    assert followups.point_kind(block) == "code"
-    assert followups.start_of(block) == "rng = np.random.default_rng(0)"
+    point = "```\ndef helper(x):\n    return x\n\ndef beam_search(x):\n    return helper(x)\n\ndef main():\n    pass\n```"
+    named = replace(card, question="手写 beam_search 并验证？")
+    assert followups.subject_of(point, named, "en") == "beam_search"
+    assert followups.subject_of(point, card, "en") == "main"  # else the last function
+    bare = "```\nx = 1\nprint(x)\n```"
     heading = card.path[-1]
-    assert followups.subject_of(block, card, "zh") == (f"「{heading}」" if heading.lower() not in card.question.lower()
-                                                       else None)
+    expected = f"「{heading}」" if heading.lower() not in card.question.lower() else None
+    assert followups.subject_of(bare, card, "zh") == expected  # nothing defined: the heading
+
+
+def test_a_statement_that_leans_back_is_still_asked_before_code(index):
+    card = WITH_CODE[0]
+    code = next(p for p in grading_points(card) if is_code_point(p))
+    leaning = "This makes the kernel fused and the memory traffic smaller"
+    assert followups.most_important([leaning, code], card, index) == leaning
 
 
 def test_a_code_block_to_study_next_is_shown_by_its_first_line():

@@ -104,7 +104,7 @@ def summary_frames(interview: Interview) -> tuple[str, pd.DataFrame, pd.DataFram
         {"#": r.number, "问题": render.cell_html(r.question), "主题": r.topic,
          "得分": r.score if r.score is not None else "跳过",
          "追问": r.follow_up_score if r.follow_up_score is not None else "", "评价": r.verdict,
-         "下一步 study next": f"<span>{render.study_html(r.study_next)}</span>" if r.study_next else ""}
+         "下一步 study next": f"<span>{render.study_html(r.study_next, r.question)}</span>" if r.study_next else ""}
         for r in summary.rows
     ])
     chart = pd.DataFrame({"题 question": [f"Q{r.number}" for r in summary.rows],

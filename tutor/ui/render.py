@@ -23,7 +23,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..conflicts import Conflict, ConflictKind
 from ..conversation import Reply, ReplyKind, not_covered_message
-from ..followups import start_of
+from ..followups import key_line
 from ..grading import Grade, code_lines, is_code_point
 from ..interview import Summary
 from ..notes import Card
@@ -148,12 +148,13 @@ def point_html(point: str) -> str:
     return "<pre><code>" + _WWW.sub(r"\1&#46;", code.translate(_TEXT)) + "</code></pre>"
 
 
-def study_html(point: str) -> str:
+def study_html(point: str, question: str = "") -> str:
     """The one thing to study next, in a summary's table cell: a point as `inline_html`; a
-    code block by its first line past the imports (the whole block does not fit a cell)."""
-    if is_code_point(point):
-        return f"<code>{escape(start_of(point))}</code> …"
-    return inline_html(point)
+    code block by its key line (`followups.key_line`: the whole block does not fit a cell)."""
+    if not is_code_point(point):
+        return inline_html(point)
+    line = key_line(point, question)
+    return f"<code>{escape(line)}</code>" + ("" if line.endswith("…") else " …")
 
 
 def cell_html(text: str) -> str:
@@ -242,12 +243,16 @@ def prompt_html(number: int, total: int, topic: str, prompt: str, follow_up: boo
     return f"<p>▶ <strong>第 {number}/{total} 题</strong> · {escape(topic)}</p>\n<p>{inline_html(prompt)}</p>"
 
 
+def _study_cell(point: str | None, question: str, source: str) -> str:
+    return study_html(point, question) + f" <sub>{escape(source)}</sub>" if point else "—"
+
+
 def summary_html(summary: Summary) -> str:
     average = f"{summary.average:.0f}" if summary.average is not None else "—"
     rows = "".join(
         f"<tr><td>{r.number}</td><td>{inline_html(r.question)}</td>"
         f"<td>{r.score if r.score is not None else '—'}</td><td>{escape(r.verdict)}</td>"
-        f"<td>{study_html(r.study_next) + ' <sub>' + escape(r.source) + '</sub>' if r.study_next else '—'}</td></tr>"
+        f"<td>{_study_cell(r.study_next, r.question, r.source)}</td></tr>"
         for r in summary.rows
     )
     head = "<tr><th>#</th><th>问题</th><th>得分</th><th>评价</th><th>下一步复习 study next</th></tr>"
