@@ -305,8 +305,8 @@ def _main_definitions(point: str, about: str) -> list[tuple[str, str]]:
 
 def key_line(point: str, about: str = "") -> str:
     """The line of a code block a hint quotes: its main definition's (see
-    `_main_definitions`), else its first line past imports, comments, decorators and
-    docstrings; cut near CODE_LINE_CHARS."""
+    `_main_definitions`), else its first line past imports, comments, decorators,
+    docstrings and seeding; cut near CODE_LINE_CHARS, a trailing comment dropped."""
     definitions = _main_definitions(point, about)
     line = definitions[0][1] if definitions else _first_statement(code_lines(point))
     line = _TRAILING_COMMENT.sub("", line.strip())
