@@ -6,6 +6,7 @@ import importlib.util
 from collections import defaultdict
 
 from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, score_rankings
+from tutor.lexical import is_chinese
 from tutor.notes import load_notes
 
 from ..conftest import KNOWLEDGE, ROOT
@@ -72,6 +73,21 @@ def test_prose_grading_set_names_cards_of_its_notes_and_splits_by_note():
         splits[answer.card].add(answer.split)
     assert all(len(s) == 1 for s in splits.values())  # every answer of a note in one split
     assert sum(a.lang == "en" for a in answers) / len(answers) >= 0.35
+    assert {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
+
+
+def test_cross_language_grading_set_names_cards_of_its_notes_and_splits_by_note():
+    """Answers mostly in the other language than their note (bench/data/CROSSLING.md)."""
+    answers = load_graded_answers(DATA / "grading_crossling.jsonl")
+    cards = load_notes(DATA / "crossling_notes").cards
+    keys = {card_key(card) for card in cards}
+    assert len(keys) == 16 and len(answers) == 128 and {a.card for a in answers} <= keys
+    splits = defaultdict(set)
+    for answer in answers:
+        splits[answer.card].add(answer.split)
+    assert all(len(s) == 1 for s in splits.values()) and {a.split for a in answers} == {"dev", "check"}
+    language = {card_key(card): "zh" if is_chinese(card.answer) else "en" for card in cards}
+    assert sum(a.lang != language[a.card] for a in answers) / len(answers) >= 0.6
     assert {a.grade for a in answers} == {0, 1, 2, 3, 4, 5}
 
 
