@@ -268,7 +268,8 @@ def subject_of(point: str, card: Card, language: str) -> str | None:
     it either and it is in the interview's language; else None."""
     asked = card.question.lower()
     if is_code_point(point):  # what the code is written for (its main class or function)
-        names = [name for name, _ in _main_definitions(point, _about(card))[:1]]
+        main = _main_definition(point, _about(card))
+        names = [main[0]] if main else []
     else:
         prose = _EXAMPLES.sub("", _MATH.sub(" ", _CITATION.sub("", point)))
         # names said in the sentence itself or glossed in brackets; a name inside a bracketed aside is not its subject
@@ -286,29 +287,25 @@ def _about(card: Card) -> str:
     return f"{card.question} {' '.join(card.path)}"
 
 
-def _main_definitions(point: str, about: str) -> list[tuple[str, str]]:
-    """A code block's top-level definitions (name, line), the one it is written for first:
-    the one `about` (the card's question and headings) names, else a class, else the last
-    function (helpers come before what uses them); private names (`_pad`) only when there
-    is nothing else."""
+def _main_definition(point: str, about: str) -> tuple[str, str] | None:
+    """The top-level definition (name, line) a code block is written for: the one `about`
+    (the card's question and headings) names, else a class, else the last function (helpers
+    come before what uses them); a private name (`_pad`) only when there is nothing else."""
     found = [(m.group(2), m.group(1), line) for line in code_lines(point) if (m := _DEFINED.match(line))]
     public = [f for f in found if not f[0].startswith("_")] or found
+    if not public:
+        return None
     said = about.lower()
-
-    def rank(position: int) -> tuple[bool, bool, int]:
-        name, kind, _ = public[position]
-        return name.lower() in said, kind == "class", position
-
-    order = sorted(range(len(public)), key=rank, reverse=True)
-    return [(public[i][0], public[i][2]) for i in order]
+    position = max(range(len(public)), key=lambda i: (public[i][0].lower() in said, public[i][1] == "class", i))
+    return public[position][0], public[position][2]
 
 
 def key_line(point: str, about: str = "") -> str:
     """The line of a code block a hint quotes: its main definition's (see
-    `_main_definitions`), else its first line past imports, comments, decorators,
+    `_main_definition`), else its first line past imports, comments, decorators,
     docstrings and seeding; cut near CODE_LINE_CHARS, a trailing comment dropped."""
-    definitions = _main_definitions(point, about)
-    line = definitions[0][1] if definitions else _first_statement(code_lines(point))
+    main = _main_definition(point, about)
+    line = main[1] if main else _first_statement(code_lines(point))
     line = _TRAILING_COMMENT.sub("", line.strip())
     return line if len(line) <= CODE_LINE_CHARS else _cut(line, CODE_LINE_CHARS) + " …"
 
