@@ -16,7 +16,10 @@ evidence of coverage, in a logistic model fitted on a labelled dev split
   their weight that no card contains at all ("the notes never mention SimPO") and the
   share found in the three best cards;
 - whether the question and the best card are in different languages (e5 aligns languages
-  imperfectly, which lowers the other signals for equally relevant text).
+  imperfectly, which lowers the other signals for equally relevant text);
+- for an English question, a second opinion: MiniLM's best cosine between the question and
+  any card's English question (english_opinion.py). English questions have their own
+  model over all eight signals, fitted on the English dev rows.
 
 When the notes decline, `Evidence.unexplained` names the salient term they never mention,
 so the reply can say so ("我的笔记里没有讲 SimPO").
@@ -39,6 +42,7 @@ CROWD_RANKS = 20  # the crowd a covered question's best card stands out from: ra
 EVIDENCE_RANKS = 3  # how much of the fused ranking the evidence reads
 FEATURES = ("best", "chatter_margin", "standout", "lexical_share", "cross_lingual", "salient_absent",
             "salient_found")
+ENGLISH_FEATURES = (*FEATURES, "english_best")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,10 @@ class Evidence:
     salient_absent: float  # share of salient-term weight found in no card
     salient_found: float  # share of salient-term weight found in the three best cards
     unexplained: str | None = None  # a salient term of the query no card mentions
+    english_best: float | None = None  # MiniLM's best card, for an English question (None: not asked)
 
-    def vector(self) -> np.ndarray:
-        return np.array([getattr(self, name) for name in FEATURES], float)
+    def vector(self, features: tuple[str, ...] = FEATURES) -> np.ndarray:
+        return np.array([getattr(self, name) for name in features], float)
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ class AnswerabilityModel:
     spreads: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
+    features: tuple[str, ...] = FEATURES  # the Evidence fields it reads, in the order of the weights
 
     def probability(self, evidence: Evidence) -> float:
-        z = (evidence.vector() - np.asarray(self.means)) / np.asarray(self.spreads)
+        z = (evidence.vector(self.features) - np.asarray(self.means)) / np.asarray(self.spreads)
         return 1.0 / (1.0 + math.exp(-(self.bias + float(np.asarray(self.weights) @ z))))
 
 

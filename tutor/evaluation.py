@@ -97,22 +97,26 @@ def _mean(values) -> float:
 
 
 OURS = "ours: answerability model"
+WITHOUT_MINILM = "ours without MiniLM on English questions"
 ANCHORS = "previous: anchor rule"
 
 
 def retrieval_rankings(retriever: Retriever, queries: list[Query], k: int = 3) -> dict[str, list[list[str]]]:
     """Each method's returned card keys per query (empty = declined), on the same vectors:
-    ours, the previous anchor rule, dense only (never declines; and with the best fixed
-    cosine threshold for this very set, chosen with hindsight), naive BM25 + dense RRF."""
+    ours, ours without MiniLM's second opinion on English questions, the previous anchor
+    rule, dense only (never declines; and with the best fixed cosine threshold for this very
+    set, chosen with hindsight), naive BM25 + dense RRF."""
     cards = retriever.cards
     keys = [card_key(card) for card in cards]
     vectors = retriever.embeddings.queries([q.text for q in queries])
     previous = Retriever(retriever.index, retriever.embeddings, replace(retriever.config, decision="anchors"))
+    alone = Retriever(retriever.index, retriever.embeddings, retriever.config)  # no MiniLM
     bm25 = _NaiveBm25([f"{c.question}\n{' '.join(c.path)}\n{c.answer}" for c in cards])
 
-    ours, anchors, dense_only, rrf, best_dense = [], [], [], [], []
+    ours, without_minilm, anchors, dense_only, rrf, best_dense = [], [], [], [], [], []
     for query, vector in zip(queries, vectors):
         ours.append([card_key(hit.card) for hit in retriever.search_vector(query.text, vector, k)])
+        without_minilm.append([card_key(hit.card) for hit in alone.search_vector(query.text, vector, k)])
         anchors.append([card_key(hit.card) for hit in previous.search_vector(query.text, vector, k)])
         dense = retriever.index.card_scores(vector)
         order = np.argsort(-dense)
@@ -129,6 +133,7 @@ def retrieval_rankings(retriever: Retriever, queries: list[Query], k: int = 3) -
     threshold = _oracle_threshold(queries, best_dense)
     return {
         OURS: ours,
+        WITHOUT_MINILM: without_minilm,
         ANCHORS: anchors,
         "dense only, no abstention": dense_only,
         f"dense only, hindsight threshold {threshold:.3f}": [r if s >= threshold else [] for r, s in

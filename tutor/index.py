@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from .english_opinion import EnglishVectors
 from .lexical import LexicalIndex, is_chinese
 from .notes import Card
 
@@ -125,6 +126,9 @@ class Index:
     # (`ShippedVectors.language_offset`), for notes too short of renderings to measure their
     # own; set by whoever knows the shipped vectors, before the first query
     model_language_offset: np.ndarray | None = field(default=None, compare=False)
+    # MiniLM's vectors of the cards' English questions, for English questions' second
+    # opinion (english_opinion.py); None without that model
+    english: EnglishVectors | None = field(default=None, compare=False)
     _nearest_retry_at: float = field(default=0.0, init=False, compare=False)
 
     @classmethod

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .embeddings import TutorEmbeddings, background_priority
+from .english_opinion import EnglishEncoder, english_vectors
 from .errors import IndexNotReady
 from .notes import Skipped, load_notes
 from .retrieval import RetrievalConfig, Retriever
@@ -84,8 +85,12 @@ class Indexer:
         config: RetrievalConfig,
         lock_file: Path | None = None,
         saved: SavedIndex | None = None,
+        english: Callable[[], EnglishEncoder | None] | None = None,
     ) -> None:
+        """`english()`: the encoder of English questions' second opinion (english_opinion.py),
+        or None; asked for when the first retriever is built."""
         self._open_store = open_store
+        self._english = english
         self._lock_file = lock_file
         self.saved = saved  # the last built index, saved beside the store for the next start
         self.store = open_store()
@@ -243,25 +248,34 @@ class Indexer:
         version, contents = self.store.version(), self.store.contents_key()
         index = self.saved.load(contents) if self.saved and contents else None
         source = "the saved index"
+        # the index served until now (or the one saved before this sync) spares segmenting
+        # and encoding again the cards that did not change
+        previous = self._retriever.index if self._retriever is not None else None
+        changed = index is None
         if index is None:
             source = "the store"
-            # the index served until now (or the one saved before this sync) spares
-            # segmenting again the cards that did not change
-            previous = self._retriever.index if self._retriever is not None else None
             if previous is None and self.saved:
                 previous = self.saved.load_latest()
             index = self.store.snapshot(previous)
-            # saved only if nothing was written meanwhile: the file must hold these contents exactly
-            if self.saved and contents and self.store.contents_key() == contents:
-                self.saved.save(contents, index)
+        read = time.perf_counter()
+        english = self._english() if self._english is not None else None
+        if english is None:
+            index.english = None
+        elif index.english is None or index.english.model_id != english.model_id:
+            index.english = english_vectors(index.cards, english, previous.cards if previous else (),
+                                            previous.english if previous else None)
+            changed = True
+        # saved only if nothing was written meanwhile: the file must hold these contents exactly
+        if changed and self.saved and contents and self.store.contents_key() == contents:
+            self.saved.save(contents, index)
         # through self.store, which a refresh replaces by a newly opened one
         index.nearest = lambda vector, n: self.store.nearest_chunk_ids(vector, n)
         shipped = self.store.shipped
         index.model_language_offset = None if shipped is None else shipped.language_offset
-        read = time.perf_counter()
-        retriever = Retriever(index, self.embeddings, self.config)
-        log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs)",
-                 len(index), time.perf_counter() - started, source, read - started)
+        encoded = time.perf_counter()
+        retriever = Retriever(index, self.embeddings, self.config, english)
+        log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs, MiniLM for English questions %.1fs)",
+                 len(index), time.perf_counter() - started, source, read - started, encoded - read)
         return retriever, version
 
     def _swap(self, retriever: Retriever, version: str | None) -> None:

@@ -20,12 +20,13 @@ card (an exact term such as `O(n²d)`) is answered too, unless it is closer to c
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .answerability import EVIDENCE_RANKS, AnswerabilityModel, Evidence, gather_evidence
+from .answerability import ENGLISH_FEATURES, EVIDENCE_RANKS, AnswerabilityModel, Evidence, gather_evidence
 from .embeddings import TutorEmbeddings
+from .english_opinion import EnglishEncoder
 from .index import Index, largest
 from .lexical import is_chinese
 from .notes import Card
@@ -82,6 +83,16 @@ FITTED_ANSWERABILITY = AnswerabilityModel(  # fitted on 598 dev queries (303 cov
     bias=0.7452,
 )
 ANSWER_PROBABILITY = 0.4  # the dev rows' most accurate threshold, smoothed (bench/fit_answerability.py)
+# English questions with MiniLM's second opinion: fitted on the English rows of the same dev
+# files and of blind_en_questions.jsonl's dev split (334 queries, 188 covered)
+FITTED_ENGLISH_ANSWERABILITY = AnswerabilityModel(
+    means=(0.8428, 0.0182, 0.0301, 0.2578, 0.9641, 0.2082, 0.3158, 0.5230),
+    spreads=(0.0274, 0.0322, 0.0206, 0.2959, 0.1861, 0.3941, 0.4608, 0.1974),
+    weights=(1.4019, 0.1344, 1.0009, 0.9383, 0.0521, -1.0569, 0.1990, 1.6605),  # english_best last
+    bias=1.3047,
+    features=ENGLISH_FEATURES,
+)
+ENGLISH_ANSWER_PROBABILITY = 0.45  # as ANSWER_PROBABILITY, on those English dev rows
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,10 @@ class RetrievalConfig:
     decision: str = "model"
     answerability: AnswerabilityModel = FITTED_ANSWERABILITY
     answer_probability: float = ANSWER_PROBABILITY
+    # English questions, when MiniLM's second opinion is at hand (english_opinion.py): their
+    # own model, which reads it too; None, or no MiniLM: the model above
+    english_answerability: AnswerabilityModel | None = FITTED_ENGLISH_ANSWERABILITY
+    english_answer_probability: float = ENGLISH_ANSWER_PROBABILITY
     # the anchor rule: answer when (best - best off-topic anchor) + (best - tenth best card) >= this ...
     relevance_threshold: float = 0.03
     # ... minus this when the query and the best card are in different languages
@@ -128,10 +143,14 @@ class Retriever:
         index: Index,
         embeddings: TutorEmbeddings,
         config: RetrievalConfig | None = None,
+        english: EnglishEncoder | None = None,
     ) -> None:
+        """`english`: MiniLM, for English questions' second opinion (used when the index
+        holds its vectors of the cards' English questions)."""
         self.index = index
         self.embeddings = embeddings
         self.config = config or RetrievalConfig()
+        self.english = english
         self._anchors = off_topic_vectors(embeddings)
 
     @property
@@ -165,11 +184,16 @@ class Retriever:
         order = largest(fused, max(k, EVIDENCE_RANKS))
         evidence = gather_evidence(index, query, dense, order, float((self._anchors @ vector).max()),
                                    index.lexical.content_terms(query), index.card_is_chinese)
+        threshold = config.answer_probability
         if config.decision == "model":
-            probability = config.answerability.probability(evidence)
+            model = config.answerability
+            if self._second_opinion(query, order):
+                evidence = replace(evidence, english_best=index.english.best(self.english.encode([query])[0]))
+                model, threshold = config.english_answerability, config.english_answer_probability
+            probability = model.probability(evidence)
         else:
             probability = float(self.is_covered(vector, dense, coverage, query=query))
-        if probability < config.answer_probability:
+        if probability < threshold:
             return Lookup([], evidence, probability)
         best = fused[order[0]]
         chosen = [int(i) for i in order[: max(1, k)] if best - fused[i] <= config.relative_cutoff]
@@ -180,6 +204,16 @@ class Retriever:
             for rank, i in enumerate(chosen)
         ]
         return Lookup(hits, evidence, probability)
+
+    def _second_opinion(self, query: str, order: np.ndarray) -> bool:
+        """Whether MiniLM is asked about this query: an English one, with the model and the
+        cards' vectors at hand, when one of the best cards has an English question for it to
+        compare with. In notes without English renderings (a learner's own) it has none, and
+        its best cosine would speak of the notes' language, not of the question."""
+        english = self.index.english
+        return (self.english is not None and english is not None and english.model_id == self.english.model_id
+                and self.config.english_answerability is not None and not is_chinese(query)
+                and bool(np.isin(order[:EVIDENCE_RANKS], english.positions).any()))
 
     def _same_question(self, chosen: list[int], fused: np.ndarray) -> list[int]:
         """The chosen cards that answer the best card's question (its own included)."""

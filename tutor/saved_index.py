@@ -9,7 +9,9 @@ a fresh build would make. Anything else (a missing, stale, foreign or damaged fi
 building from the store as before, and saving the result for next time.
 
 One `.npz` file (no pickles): the code digest, the chunk matrix, each chunk's card, each card's language,
-the lexical index's flat postings, and the cards and the lexical vocabulary as UTF-8 JSON.
+the lexical index's flat postings, the cards and the lexical vocabulary as UTF-8 JSON, and
+MiniLM's vectors of the cards' English questions when they were computed (with the
+model's id: the indexer computes them again for another model).
 It is written to a temporary name and renamed, so a reader never sees half a file.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ from . import index as index_module
 from . import lexical as lexical_module
 from . import notes as notes_module
 from . import store as store_module
+from .english_opinion import EnglishVectors
 from .index import Index
 from .lexical import LexicalIndex
 from .store import card_from_dict
@@ -85,8 +88,12 @@ class SavedIndex:
                     vocabulary={term: row for row, term in enumerate(vocabulary)}, offsets=saved["offsets"],
                     posting_cards=saved["posting_cards"], posting_counts=saved["posting_counts"],
                     lengths=saved["lengths"])
+                english = None
+                if "english_vectors" in saved:
+                    english = EnglishVectors(saved["english_model"].tobytes().decode("utf-8"),
+                                             saved["english_positions"], saved["english_vectors"])
                 return Index(cards=cards, chunk_vectors=saved["chunk_vectors"], chunk_card=saved["chunk_card"],
-                             lexical=lexical, card_is_chinese=saved["card_is_chinese"])
+                             lexical=lexical, card_is_chinese=saved["card_is_chinese"], english=english)
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             log.warning("ignoring the saved index %s (%s): building it from the store", path, error)
             return None
@@ -98,10 +105,13 @@ class SavedIndex:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             lexical = index.lexical
+            english = {} if index.english is None else {
+                "english_model": np.frombuffer(index.english.model_id.encode("utf-8"), np.uint8),
+                "english_positions": index.english.positions, "english_vectors": index.english.vectors}
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=".npz")
             try:
                 with os.fdopen(handle, "wb") as file:
-                    np.savez(file, chunk_vectors=np.ascontiguousarray(index.chunk_vectors, np.float32),
+                    np.savez(file, **english, chunk_vectors=np.ascontiguousarray(index.chunk_vectors, np.float32),
                              chunk_card=index.chunk_card, card_is_chinese=index.card_is_chinese,
                              offsets=lexical.offsets, posting_cards=lexical.posting_cards,
                              posting_counts=lexical.posting_counts, lengths=lexical.lengths,

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .conversation import not_covered_message
-from .embeddings import TutorEmbeddings, load_embeddings
+from .embeddings import E5Embeddings, TutorEmbeddings, load_embeddings
+from .english_opinion import load_english_encoder
 from .errors import IndexNotReady, InputError
 from .export import attempts_csv_text, write_anki_deck, write_attempts_csv
 from .files import replace_atomically, save_upload
@@ -111,8 +112,12 @@ class Tutor:
             self.settings.shipped_vectors, self.embeddings.model_id, self.embeddings.dimension)
         lock_file = None if self.settings.chroma_url else Path(self.settings.data_dir) / "sync.lock"
         saved = SavedIndex(Path(self.settings.data_dir) / "saved_index" / collection_name(self.embeddings.model_id))
+        # MiniLM's second opinion on English questions joins e5's signals, which the English
+        # answerability model was fitted on; with another model the signals differ
+        english = (functools.partial(load_english_encoder, Path(self.settings.model_cache_dir))
+                   if isinstance(self.embeddings, E5Embeddings) else None)
         self.indexer = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir,
-                               self.retrieval_config, lock_file, saved)
+                               self.retrieval_config, lock_file, saved, english)
         self._grader: Grader | None = None
         self._progress: ProgressStore | None = None
         self._deck_folder: Path | None = None

@@ -22,6 +22,8 @@ ENVIRONMENT = {
     "TUTOR_HOST": "address the web UI listens on",
     "TUTOR_PORT": "port the web UI listens on",
     "TUTOR_AUTH": "UI logins: user:password,user2:password2 or a file of user:password lines (unset: one local user)",
+    "TUTOR_CACHE_DIR": "where models prepared from installed packages are kept, once per machine "
+                       "(default: $XDG_CACHE_HOME/interview-tutor or ~/.cache/interview-tutor)",
 }
 
 
@@ -41,6 +43,8 @@ class Settings:
     # folder of the shipped notes' vectors (tutor/vectors.py; None: embed everything);
     # not a setting users change
     shipped_vectors: Path | None = PROJECT_ROOT / "knowledge" / "vectors"
+    # MiniLM's 8-bit export for English questions (english_opinion.py) is kept here
+    model_cache_dir: Path = Path("~/.cache/interview-tutor").expanduser()
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> Settings:
@@ -66,4 +70,9 @@ class Settings:
             host=env.get("TUTOR_HOST", "").strip() or defaults.host,
             port=port,
             auth=env.get("TUTOR_AUTH", "").strip() or None,
+            model_cache_dir=path("TUTOR_CACHE_DIR", _default_cache_dir(env)),
         )
+
+
+def _default_cache_dir(env) -> Path:
+    return Path(env.get("XDG_CACHE_HOME", "").strip() or "~/.cache").expanduser() / "interview-tutor"

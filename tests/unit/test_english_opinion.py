@@ -1,0 +1,145 @@
+"""MiniLM's second opinion on English questions, without the model: a deterministic
+bag-of-words encoder stands in for it (tests/integration/test_english_opinion.py runs the
+real one). What is checked here is the plumbing: who is asked, what is kept and reused."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import pytest
+
+from tutor.english_opinion import EnglishVectors, english_question, english_vectors, load_english_encoder
+from tutor.notes import parse_markdown
+from tutor.retrieval import Retriever
+
+from ..conftest import make_tutor
+from .test_indexing import EXTRA, GatedEmbeddings
+
+NOTES = """# Notes
+## Decoding
+### What is top-k sampling?
+Keep the k most likely tokens, renormalise their probabilities and sample among them.
+
+### 什么是 beam search？
+<!-- en: What does beam search keep at each step? -->
+每一步保留得分最高的 B 个部分序列，最后取总对数概率最高的一条。
+
+### 什么是贪心解码？
+每一步都取概率最大的 token。
+"""
+
+
+class WordsEncoder:
+    """Each word hashed into one of 64 dimensions: texts that share words are close."""
+
+    def __init__(self, model_id: str = "test:words-64") -> None:
+        self.model_id = model_id
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        self.encoded.extend(texts)
+        out = np.zeros((len(texts), 64), np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace("?", " ").split():
+                out[row, hashlib.sha256(word.encode()).digest()[0] % 64] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+@pytest.fixture
+def notes(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "decoding.md").write_text(NOTES, encoding="utf-8")
+    return folder
+
+
+def _tutor(notes, data, encoder):
+    tutor = make_tutor(notes, data, GatedEmbeddings())
+    tutor.indexer._english = lambda: encoder  # as Tutor does for e5, with the stand-in
+    return tutor
+
+
+def test_a_cards_english_question_is_its_rendering_or_its_question_in_english():
+    top_k, beam, greedy = parse_markdown(NOTES, "decoding.md")[0]
+    assert english_question(top_k) == "What is top-k sampling?"
+    assert english_question(beam) == "What does beam search keep at each step?"
+    assert english_question(greedy) is None
+
+
+def test_only_english_questions_take_the_second_opinion(notes, tmp_path):
+    encoder = WordsEncoder()
+    tutor = _tutor(notes, tmp_path / "data", encoder)
+    tutor.ingest()
+    retriever = tutor.retriever
+    english = retriever.index.english
+    assert english.model_id == encoder.model_id
+    assert [retriever.cards[p].question for p in english.positions] == ["What is top-k sampling?", "什么是 beam search？"]
+    assert sorted(encoder.encoded) == sorted(["What is top-k sampling?", "What does beam search keep at each step?"])
+
+    encoder.encoded.clear()
+    question = "what does beam search keep"
+    lookup = retriever.lookup(question, tutor.embeddings.query(question))
+    assert encoder.encoded == [question]
+    expected = float((english.vectors @ WordsEncoder().encode([question])[0]).max())
+    assert lookup.evidence.english_best == pytest.approx(expected) and expected > 0.5
+
+    encoder.encoded.clear()
+    chinese = "束搜索每一步保留什么？"
+    assert retriever.lookup(chinese, tutor.embeddings.query(chinese)).evidence.english_best is None
+    assert encoder.encoded == []
+
+    # without MiniLM (another embedding model, or it could not be prepared) nobody asks it
+    alone = Retriever(retriever.index, retriever.embeddings, retriever.config)
+    assert alone.lookup(question, tutor.embeddings.query(question)).evidence.english_best is None
+    assert encoder.encoded == []
+
+
+def test_vectors_of_unchanged_cards_are_reused_and_kept_in_the_saved_index(notes, tmp_path):
+    encoder = WordsEncoder()
+    first = _tutor(notes, tmp_path / "data", encoder)
+    first.ingest()
+    before = first.retriever.index.english
+
+    (notes / "extra.md").write_text(EXTRA + "\n### What is nucleus sampling?\nSample from the smallest set "
+                                    "whose probabilities add up to p.\n", encoding="utf-8")
+    encoder.encoded.clear()
+    first.ingest()
+    after = first.retriever.index.english
+    assert encoder.encoded == ["What is nucleus sampling?"]  # the two cards from before were not encoded again
+    kept = {first.retriever.cards[p].question: v for p, v in zip(after.positions, after.vectors)}
+    assert np.array_equal(kept["What is top-k sampling?"], before.vectors[0])
+
+    encoder.encoded.clear()
+    restarted = _tutor(notes, tmp_path / "data", encoder)
+    saved = restarted.retriever.index.english  # read back with the saved index
+    assert encoder.encoded == []
+    assert saved.model_id == encoder.model_id
+    assert np.array_equal(saved.positions, after.positions) and np.array_equal(saved.vectors, after.vectors)
+
+    other = WordsEncoder("test:another-model")
+    again = _tutor(notes, tmp_path / "data", other)
+    assert again.retriever.index.english.model_id == "test:another-model"
+    assert len(other.encoded) == 3  # vectors of another model are never mixed in
+
+
+def test_without_the_model_english_questions_go_on_as_before(notes, tmp_path):
+    tutor = _tutor(notes, tmp_path / "data", None)
+    tutor.ingest()
+    assert tutor.retriever.index.english is None
+    question = "what does beam search keep"
+    assert tutor.retriever.lookup(question, tutor.embeddings.query(question)).evidence.english_best is None
+
+
+def test_an_encoder_that_cannot_be_prepared_is_reported_not_raised(tmp_path, caplog):
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING, logger="tutor.english_opinion"):
+        assert load_english_encoder(blocked) is None
+    assert "without MiniLM's second opinion" in caplog.text
+
+
+def test_no_english_question_gives_no_best_card():
+    assert EnglishVectors("m", np.zeros(0, np.int64), np.zeros((0, 64), np.float32)).best(np.ones(64)) == 0.0
+    cards = parse_markdown(NOTES, "decoding.md")[0][2:]  # the card without English
+    assert len(english_vectors(cards, WordsEncoder()).positions) == 0
