@@ -196,5 +196,15 @@ def _export(source: Path, target: Path) -> None:
                                             "attention_mask": {0: "batch", 1: "tokens"},
                                             "states": {0: "batch", 1: "tokens"}})
         quantized = Path(scratch) / "int8.onnx"
-        quantize_dynamic(str(full), str(quantized), weight_type=QuantType.QInt8)
+        quiet = _NotFromOnnxruntime()  # its quantizer logs advice for model authors on the root logger
+        logging.getLogger().addFilter(quiet)
+        try:
+            quantize_dynamic(str(full), str(quantized), weight_type=QuantType.QInt8)
+        finally:
+            logging.getLogger().removeFilter(quiet)
         os.replace(quantized, target)
+
+
+class _NotFromOnnxruntime(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"{os.sep}onnxruntime{os.sep}" not in record.pathname
