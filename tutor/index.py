@@ -128,7 +128,7 @@ class Index:
     model_language_offset: np.ndarray | None = field(default=None, compare=False)
     # MiniLM's vectors of the cards' English questions, for English questions' second
     # opinion (english_opinion.py); None without that model
-    english: EnglishVectors | None = field(default=None, compare=False)
+    english_vectors: EnglishVectors | None = field(default=None, compare=False)
     _nearest_retry_at: float = field(default=0.0, init=False, compare=False)
 
     @classmethod

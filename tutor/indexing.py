@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .embeddings import TutorEmbeddings, background_priority
-from .english_opinion import EnglishEncoder, english_vectors
+from .english_opinion import EnglishEncoder, encode_english_questions
 from .errors import IndexNotReady
 from .notes import Skipped, load_notes
 from .retrieval import RetrievalConfig, Retriever
@@ -85,12 +85,12 @@ class Indexer:
         config: RetrievalConfig,
         lock_file: Path | None = None,
         saved: SavedIndex | None = None,
-        english: Callable[[], EnglishEncoder | None] | None = None,
+        load_english: Callable[[], EnglishEncoder | None] | None = None,
     ) -> None:
-        """`english()`: the encoder of English questions' second opinion (english_opinion.py),
-        or None; asked for when the first retriever is built."""
+        """`load_english()`: the encoder of English questions' second opinion
+        (english_opinion.py), or None; asked for when the first retriever is built."""
         self._open_store = open_store
-        self._english = english
+        self._load_english = load_english
         self._lock_file = lock_file
         self.saved = saved  # the last built index, saved beside the store for the next start
         self.store = open_store()
@@ -258,13 +258,18 @@ class Indexer:
                 previous = self.saved.load_latest()
             index = self.store.snapshot(previous)
         read = time.perf_counter()
-        english = self._english() if self._english is not None else None
-        if english is None:
-            index.english = None
-        elif index.english is None or index.english.model_id != english.model_id:
-            index.english = english_vectors(index.cards, english, previous.cards if previous else (),
-                                            previous.english if previous else None)
-            changed = True
+        encoder = self._load_english() if self._load_english is not None else None
+        if encoder is None:
+            index.english_vectors = None
+        elif index.english_vectors is None or index.english_vectors.model_id != encoder.model_id:
+            try:
+                index.english_vectors = encode_english_questions(
+                    index.cards, encoder, previous.cards if previous else (),
+                    previous.english_vectors if previous else None)
+                changed = True
+            except Exception as error:  # noqa: BLE001 - a failing MiniLM costs its opinion, not the index
+                log.warning("English questions go without MiniLM's second opinion: %s", error)
+                encoder, index.english_vectors = None, None
         # saved only if nothing was written meanwhile: the file must hold these contents exactly
         if changed and self.saved and contents and self.store.contents_key() == contents:
             self.saved.save(contents, index)
@@ -273,9 +278,10 @@ class Indexer:
         shipped = self.store.shipped
         index.model_language_offset = None if shipped is None else shipped.language_offset
         encoded = time.perf_counter()
-        retriever = Retriever(index, self.embeddings, self.config, english)
-        log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs, MiniLM for English questions %.1fs)",
-                 len(index), time.perf_counter() - started, source, read - started, encoded - read)
+        retriever = Retriever(index, self.embeddings, self.config, encoder)
+        log.info("retriever over %d cards ready in %.1fs (reading %s %.1fs; MiniLM for English questions: %s)",
+                 len(index), time.perf_counter() - started, source, read - started,
+                 f"{encoded - read:.1f}s" if encoder is not None else "none")
         return retriever, version
 
     def _swap(self, retriever: Retriever, version: str | None) -> None:

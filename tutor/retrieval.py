@@ -20,6 +20,7 @@ card (an exact term such as `O(n²d)`) is answered too, unless it is closer to c
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,6 +31,8 @@ from .english_opinion import EnglishEncoder
 from .index import Index, largest
 from .lexical import is_chinese
 from .notes import Card
+
+log = logging.getLogger(__name__)
 
 # Everyday requests a study tool should decline. Written to span topics and both
 # languages, not to mirror any evaluation query.
@@ -143,14 +146,14 @@ class Retriever:
         index: Index,
         embeddings: TutorEmbeddings,
         config: RetrievalConfig | None = None,
-        english: EnglishEncoder | None = None,
+        english_encoder: EnglishEncoder | None = None,
     ) -> None:
-        """`english`: MiniLM, for English questions' second opinion (used when the index
-        holds its vectors of the cards' English questions)."""
+        """`english_encoder`: MiniLM, for English questions' second opinion (used when the
+        index holds its vectors of the cards' English questions)."""
         self.index = index
         self.embeddings = embeddings
         self.config = config or RetrievalConfig()
-        self.english = english
+        self.english_encoder = english_encoder
         self._anchors = off_topic_vectors(embeddings)
 
     @property
@@ -187,8 +190,9 @@ class Retriever:
         threshold = config.answer_probability
         if config.decision == "model":
             model = config.answerability
-            if self._second_opinion(query, order):
-                evidence = replace(evidence, english_best=index.english.best(self.english.encode([query])[0]))
+            english_best = self._english_best(query, order)
+            if english_best is not None:
+                evidence = replace(evidence, english_best=english_best)
                 model, threshold = config.english_answerability, config.english_answer_probability
             probability = model.probability(evidence)
         else:
@@ -205,15 +209,22 @@ class Retriever:
         ]
         return Lookup(hits, evidence, probability)
 
-    def _second_opinion(self, query: str, order: np.ndarray) -> bool:
-        """Whether MiniLM is asked about this query: an English one, with the model and the
-        cards' vectors at hand, when one of the best cards has an English question for it to
-        compare with. In notes without English renderings (a learner's own) it has none, and
-        its best cosine would speak of the notes' language, not of the question."""
-        english = self.index.english
-        return (self.english is not None and english is not None and english.model_id == self.english.model_id
-                and self.config.english_answerability is not None and not is_chinese(query)
-                and bool(np.isin(order[:EVIDENCE_RANKS], english.positions).any()))
+    def _english_best(self, query: str, order: np.ndarray) -> float | None:
+        """MiniLM's best cosine between the query and the cards' English questions, or None
+        when it is not asked: for a Chinese query, without the model or the cards' vectors, or
+        when the best card has no English question to compare with (in notes without English
+        renderings, a learner's own, its best cosine would speak of the notes' language, not
+        of the question). A failure costs the opinion, never the answer."""
+        encoder, cards = self.english_encoder, self.index.english_vectors
+        if (encoder is None or cards is None or cards.model_id != encoder.model_id
+                or self.config.english_answerability is None or is_chinese(query)
+                or not bool(np.any(cards.positions == order[0]))):
+            return None
+        try:
+            return cards.best(encoder.encode([query])[0])
+        except Exception as error:  # noqa: BLE001
+            log.warning("MiniLM failed on a question (%s); decided without its opinion", error)
+            return None
 
     def _same_question(self, chosen: list[int], fused: np.ndarray) -> list[int]:
         """The chosen cards that answer the best card's question (its own included)."""

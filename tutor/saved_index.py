@@ -88,12 +88,12 @@ class SavedIndex:
                     vocabulary={term: row for row, term in enumerate(vocabulary)}, offsets=saved["offsets"],
                     posting_cards=saved["posting_cards"], posting_counts=saved["posting_counts"],
                     lengths=saved["lengths"])
-                english = None
-                if "english_vectors" in saved:
-                    english = EnglishVectors(saved["english_model"].tobytes().decode("utf-8"),
-                                             saved["english_positions"], saved["english_vectors"])
+                english_vectors = None
+                if "english_vectors" in saved:  # files saved before MiniLM, or without it, have none
+                    english_vectors = EnglishVectors(saved["english_model"].tobytes().decode("utf-8"),
+                                                     saved["english_positions"], saved["english_vectors"])
                 return Index(cards=cards, chunk_vectors=saved["chunk_vectors"], chunk_card=saved["chunk_card"],
-                             lexical=lexical, card_is_chinese=saved["card_is_chinese"], english=english)
+                             lexical=lexical, card_is_chinese=saved["card_is_chinese"], english_vectors=english_vectors)
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             log.warning("ignoring the saved index %s (%s): building it from the store", path, error)
             return None
@@ -105,13 +105,14 @@ class SavedIndex:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             lexical = index.lexical
-            english = {} if index.english is None else {
-                "english_model": np.frombuffer(index.english.model_id.encode("utf-8"), np.uint8),
-                "english_positions": index.english.positions, "english_vectors": index.english.vectors}
+            english = index.english_vectors
+            english_arrays = {} if english is None else {
+                "english_model": np.frombuffer(english.model_id.encode("utf-8"), np.uint8),
+                "english_positions": english.positions, "english_vectors": english.vectors}
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=".npz")
             try:
                 with os.fdopen(handle, "wb") as file:
-                    np.savez(file, **english, chunk_vectors=np.ascontiguousarray(index.chunk_vectors, np.float32),
+                    np.savez(file, **english_arrays, chunk_vectors=np.ascontiguousarray(index.chunk_vectors, np.float32),
                              chunk_card=index.chunk_card, card_is_chinese=index.card_is_chinese,
                              offsets=lexical.offsets, posting_cards=lexical.posting_cards,
                              posting_counts=lexical.posting_counts, lengths=lexical.lengths,

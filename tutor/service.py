@@ -114,10 +114,10 @@ class Tutor:
         saved = SavedIndex(Path(self.settings.data_dir) / "saved_index" / collection_name(self.embeddings.model_id))
         # MiniLM's second opinion on English questions joins e5's signals, which the English
         # answerability model was fitted on; with another model the signals differ
-        english = (functools.partial(load_english_encoder, Path(self.settings.model_cache_dir))
-                   if isinstance(self.embeddings, E5Embeddings) else None)
+        load_english = (functools.partial(load_english_encoder, Path(self.settings.model_cache_dir))
+                        if isinstance(self.embeddings, E5Embeddings) else None)
         self.indexer = Indexer(self._open_store, self.embeddings, self.settings.knowledge_dir,
-                               self.retrieval_config, lock_file, saved, english)
+                               self.retrieval_config, lock_file, saved, load_english)
         self._grader: Grader | None = None
         self._progress: ProgressStore | None = None
         self._deck_folder: Path | None = None

@@ -7,7 +7,7 @@ and the bundled offline multilingual model.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TutorError
@@ -44,7 +44,7 @@ class Settings:
     # not a setting users change
     shipped_vectors: Path | None = PROJECT_ROOT / "knowledge" / "vectors"
     # MiniLM's 8-bit export for English questions (english_opinion.py) is kept here
-    model_cache_dir: Path = Path("~/.cache/interview-tutor").expanduser()
+    model_cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> Settings:
@@ -70,9 +70,18 @@ class Settings:
             host=env.get("TUTOR_HOST", "").strip() or defaults.host,
             port=port,
             auth=env.get("TUTOR_AUTH", "").strip() or None,
-            model_cache_dir=path("TUTOR_CACHE_DIR", _default_cache_dir(env)),
+            model_cache_dir=path("TUTOR_CACHE_DIR", default_cache_dir(env)),
         )
 
 
-def _default_cache_dir(env) -> Path:
-    return Path(env.get("XDG_CACHE_HOME", "").strip() or "~/.cache").expanduser() / "interview-tutor"
+def default_cache_dir(env) -> Path:
+    """$XDG_CACHE_HOME/interview-tutor (an absolute one: the XDG spec ignores a relative
+    one), else ~/.cache/interview-tutor; without a home folder, .tutor_data/cache in the
+    project (which git ignores)."""
+    xdg = env.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "interview-tutor"
+    try:
+        return Path.home() / ".cache" / "interview-tutor"
+    except RuntimeError:  # no HOME and no password entry
+        return PROJECT_ROOT / ".tutor_data" / "cache"

@@ -56,7 +56,7 @@ def test_the_prepared_model_is_kept_for_later_starts(encoder):
 
 def test_english_questions_are_decided_with_minilm_and_chinese_ones_without(slice_tutor):
     retriever = slice_tutor.retriever
-    assert retriever.english is not None and retriever.index.english is not None
+    assert retriever.english_encoder is not None and retriever.index.english_vectors is not None
 
     def second_opinion(question: str):
         return retriever.lookup(question, slice_tutor.embeddings.query(question)).evidence.english_best
