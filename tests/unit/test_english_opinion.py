@@ -64,11 +64,9 @@ class WordsEmbeddings(TutorEmbeddings):
 
 
 @pytest.fixture
-def notes(tmp_path):
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "decoding.md").write_text(NOTES, encoding="utf-8")
-    return folder
+def notes(notes_dir):
+    (notes_dir / "decoding.md").write_text(NOTES, encoding="utf-8")
+    return notes_dir
 
 
 def _tutor(notes, data, encoder):

@@ -19,11 +19,9 @@ QUESTION = "为什么要除以根号 d_k？"
 
 
 @pytest.fixture
-def notes(tmp_path):
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "a.md").write_text(NOTE, encoding="utf-8")
-    return folder
+def notes(notes_dir):
+    (notes_dir / "a.md").write_text(NOTE, encoding="utf-8")
+    return notes_dir
 
 
 def _tutor(notes, tmp_path):
