@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
-import shutil
 import tempfile
 from pathlib import Path
 
-from tutor.evaluation import THIN_CARD_POINTS, evaluate_grading, load_graded_answers
+from tutor.evaluation import THIN_CARD_POINTS, evaluate_grading, load_graded_answers, settings_with_notes
 from tutor.grading import Grader
 from tutor.service import Tutor
 from tutor.settings import Settings
@@ -38,14 +36,7 @@ DATA = Path(__file__).resolve().parent / "data"
 def tutor_with(notes: Path | None, scratch: Path, alone: bool = False) -> Tutor:
     if notes is None:
         return Tutor()
-    settings = Settings.from_env()
-    combined = scratch / "notes"
-    if alone:
-        shutil.copytree(notes, combined)
-    else:
-        shutil.copytree(settings.knowledge_dir, combined, ignore=shutil.ignore_patterns("uploads"))
-        shutil.copytree(notes, combined / notes.name)
-    return Tutor(dataclasses.replace(settings, knowledge_dir=combined, data_dir=scratch / "data", chroma_url=None))
+    return Tutor(settings_with_notes(Settings.from_env(), [notes], scratch, alone))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Retrieval quality: our retriever next to the previous rule and naive baselines, same run.
 
     python bench/eval_retrieval.py [--embedding e5 minilm] [--data FILE] [--split dev|check|all]
-                                   [--without-renderings]
+                                   [--without-renderings] [--notes DIR ... [--alone]]
 
 Indexes `TUTOR_KNOWLEDGE_DIR` (incrementally, in `TUTOR_DATA_DIR`) with each model, then
 prints recall@1, recall@3, MRR, all shown and abstention figures (see tutor/evaluation.py), and for a
@@ -11,6 +11,12 @@ set with kinds and languages (realstyle_questions.jsonl) the same per kind and l
 English renderings of their questions (`en:` in a card's metadata comment): the notes as a
 learner writes them. The team's cards carry renderings and the learner's own do not, so
 this measures English questions against notes like the learner's.
+
+`--notes DIR ...` adds folders of notes in other people's style to the shipped notes (each
+a subfolder, as a learner's uploads sit beside them), indexed in a temporary folder; with
+`--alone` they replace the shipped notes, as a learner's own notes folder would
+(othernotes_questions.jsonl is labelled against bench/data/prose_notes, crossling_notes and
+shortanswer_notes).
 """
 from __future__ import annotations
 
@@ -22,7 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from tutor.evaluation import check_labels, load_queries, retrieval_rankings, score_rankings, subset_figures
+from tutor.evaluation import (
+    check_labels,
+    load_queries,
+    retrieval_rankings,
+    score_rankings,
+    settings_with_notes,
+    subset_figures,
+)
 from tutor.notes import METADATA_COMMENT, read_metadata
 from tutor.service import Tutor
 from tutor.settings import Settings
@@ -57,13 +70,21 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=3)
     parser.add_argument("--without-renderings", action="store_true",
                         help="index a copy of the notes without the English renderings of their questions")
+    parser.add_argument("--notes", type=Path, nargs="+", default=[], help="notes folders to add to the shipped notes")
+    parser.add_argument("--alone", action="store_true", help="the --notes folders replace the shipped notes")
     args = parser.parse_args()
+    if args.alone and not args.notes:
+        parser.error("--alone needs --notes")
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.from_env()
         if args.without_renderings:
             print(f"notes without English renderings: a copy of {settings.knowledge_dir}")
             notes = without_renderings(settings.knowledge_dir, Path(scratch) / "notes")
             settings = dataclasses.replace(settings, knowledge_dir=notes, data_dir=Path(scratch) / "data", chroma_url=None)
+        if args.notes:
+            print(f"notes: {', '.join(str(folder) for folder in args.notes)}"
+                  + (" alone" if args.alone else f" beside {settings.knowledge_dir}"))
+            settings = settings_with_notes(settings, args.notes, Path(scratch) / "with_notes", args.alone)
         evaluate(args, settings)
 
 

@@ -18,6 +18,8 @@ Figures (on-topic queries for recall/MRR; all queries for abstention):
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +31,21 @@ from .grading import Grader, grading_points
 from .lexical import is_chinese
 from .notes import Card
 from .retrieval import Retriever
+from .settings import Settings
+
+
+def settings_with_notes(settings: Settings, folders: Sequence[Path], scratch: Path, alone: bool = False) -> Settings:
+    """Settings whose notes are the shipped ones plus `folders` (each copied as a subfolder,
+    as a learner's own notes sit beside the shipped ones), or `folders` alone; indexed in
+    the embedded store under `scratch`, so the usual index is left as it is."""
+    combined = scratch / "notes"
+    if alone:
+        combined.mkdir(parents=True)
+    else:
+        shutil.copytree(settings.knowledge_dir, combined, ignore=shutil.ignore_patterns("uploads"))
+    for folder in folders:
+        shutil.copytree(folder, combined / folder.name)
+    return replace(settings, knowledge_dir=combined, data_dir=scratch / "data", chroma_url=None)
 
 
 @dataclass(frozen=True)

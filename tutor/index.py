@@ -18,7 +18,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .english_opinion import EnglishVectors
 from .lexical import LexicalIndex, is_chinese
-from .notes import Card
+from .notes import Card, without_code
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +218,17 @@ class Index:
         lengths = np.sqrt(np.maximum(1 - 2 * question_dot_offset + float(offset @ offset), 1e-12))
         return offset, virtual, lengths.astype(np.float32)
 
-    def card_scores(self, vector: np.ndarray) -> np.ndarray:
+    def card_scores(self, vector: np.ndarray, english_query: bool = False) -> np.ndarray:
         """Each card's best chunk cosine with `vector` (-1 for a card without chunks). An
         English rendering counts `RENDERING_ADVANTAGE` less: an English question scores
         that much higher against English text than against the same question in Chinese,
         and a learner's own card, which has no rendering, must not lose for that alone.
+        For an English query (`english_query`) every chunk written in English counts that
+        much less, for the same reason: in notes that mix the languages a card written in
+        English otherwise drew English questions on whatever it shared a few words with
+        (other people's notes alone, the dev split of othernotes_questions.jsonl: English
+        questions' dense recall@1 12 -> 20 of 27; the shipped notes' dev questions: the
+        same rankings).
 
         In notes without renderings (a learner's own folder), a card with a Chinese
         question is also scored on a virtual rendering: its question chunk moved by the
@@ -232,12 +238,12 @@ class Index:
         answerability model was fitted (English questions on the dev split against the
         notes without renderings: recall@3 0.857 -> 0.893, nothing else changed)."""
         chunk_scores = self.chunk_vectors @ vector
-        scores = self._best_per_card(chunk_scores, slice(None))
+        scores = self._best_per_card(chunk_scores, slice(None), english_query)
         if self._virtual_renderings is None:  # the usual case: no per-card positions to build
             return scores
         return self._with_virtual_renderings(scores, chunk_scores, self._first_chunk, np.arange(len(self.cards)), vector)
 
-    def search_scores(self, vector: np.ndarray) -> np.ndarray:
+    def search_scores(self, vector: np.ndarray, english_query: bool = False) -> np.ndarray:
         """`card_scores` for ranking a question's cards. From `EXACT_SCAN_CHUNKS` chunks up,
         with a `nearest` search, only the cards of the `NEAREST_CHUNKS` nearest chunks are
         scored (exactly, every chunk of theirs) and the others get -1: the best cards, and
@@ -246,8 +252,8 @@ class Index:
         if self.nearest is not None and len(self.chunk_card) >= EXACT_SCAN_CHUNKS:
             candidates = self._nearest_cards(vector)
             if candidates is not None:
-                return self._scores_of(candidates, vector)
-        return self.card_scores(vector)
+                return self._scores_of(candidates, vector, english_query)
+        return self.card_scores(vector, english_query)
 
     def _nearest_cards(self, vector: np.ndarray) -> np.ndarray | None:
         if time.monotonic() < self._nearest_retry_at:
@@ -263,11 +269,11 @@ class Index:
         positions.discard(None)  # chunks of cards this index does not hold (a sync in progress)
         return np.array(sorted(positions), np.int64) if positions else None
 
-    def _scores_of(self, cards: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    def _scores_of(self, cards: np.ndarray, vector: np.ndarray, english_query: bool = False) -> np.ndarray:
         starts, ends = self._first_chunk[cards], self._chunk_end[cards]
         chunks = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         chunk_scores = self.chunk_vectors[chunks] @ vector
-        scores = self._best_per_card(chunk_scores, chunks)
+        scores = self._best_per_card(chunk_scores, chunks, english_query)
         first = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])  # each card's question chunk in `chunks`
         return self._with_virtual_renderings(scores, chunk_scores, first, cards, vector)
 
@@ -289,10 +295,12 @@ class Index:
         scores[targets] = np.maximum(scores[targets], moved)
         return scores
 
-    def _best_per_card(self, chunk_scores: np.ndarray, chunks: np.ndarray | slice) -> np.ndarray:
+    def _best_per_card(self, chunk_scores: np.ndarray, chunks: np.ndarray | slice, english_query: bool) -> np.ndarray:
         """Each card's best of `chunk_scores` (the scores of the chunks at `chunks`), its
-        English rendering discounted; -1 for a card none of whose chunks were scored."""
-        chunk_scores[self._rendering[chunks]] -= RENDERING_ADVANTAGE
+        English rendering (for an English query, all its English text) discounted; -1 for a
+        card none of whose chunks were scored."""
+        discounted = self._english_chunks if english_query else self._rendering
+        chunk_scores[discounted[chunks]] -= RENDERING_ADVANTAGE
         scores = np.full(len(self.cards), -1.0, np.float32)
         np.maximum.at(scores, self.chunk_card[chunks], chunk_scores)
         return scores
@@ -330,6 +338,17 @@ class Index:
     def _chunk_sums(self) -> dict[bool | None, tuple[np.ndarray, int]]:
         return {chinese: (self.chunk_vectors[mask].sum(axis=0, dtype=np.float64), int(mask.sum()))
                 for chinese, mask in self._chunk_masks.items()}
+
+    @functools.cached_property
+    def _english_chunks(self) -> np.ndarray:
+        """The chunks written in English: the renderings, the question chunks of questions
+        written in English and the other chunks of answers written in English (code is no
+        language: a Chinese card whose answer is mostly code is a Chinese card)."""
+        english_answers = np.array([not is_chinese(without_code(card.answer)) for card in self.cards], bool)
+        english = self._rendering | english_answers[self.chunk_card]
+        with_chunks = np.flatnonzero(self._first_chunk < self._chunk_end)
+        english[self._first_chunk[with_chunks]] = [not is_chinese(self.cards[i].question) for i in with_chunks]
+        return english
 
     @functools.cached_property
     def _chunk_is_chinese(self) -> np.ndarray:

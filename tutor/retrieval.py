@@ -179,7 +179,7 @@ class Retriever:
         if not self.cards:
             return Lookup([], None, 0.0)
         index, config = self.index, self.config
-        dense = index.search_scores(vector)
+        dense = index.search_scores(vector, english_query=not is_chinese(query))
         lexical_scores, coverage = index.lexical.scores(query) if config.use_lexical else ([0.0] * len(dense), 0.0)
         lexical = np.asarray(lexical_scores, np.float32)
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical

@@ -3,6 +3,7 @@ silently change a figure)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections import defaultdict
 
 from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, score_rankings
@@ -129,6 +130,43 @@ def test_notes_without_renderings_keep_every_card_but_its_english_question(tmp_p
     copied = load_notes(module.without_renderings(notes, tmp_path / "own_copy")).cards
     assert [(c.question, c.difficulty, c.tags, c.english) for c in copied] == \
         [("什么是甲？", 2, ("a", "b"), ""), ("为什么乙？", None, (), "")]
+
+
+OTHER_NOTES = [DATA / "prose_notes", DATA / "crossling_notes", DATA / "shortanswer_notes"]
+
+
+def test_other_peoples_notes_questions_name_cards_of_those_notes_and_keep_their_split():
+    """othernotes_questions.jsonl is labelled against the other people's notes alone
+    (`eval_retrieval.py --notes ... --alone`): every kind and language in both splits."""
+    keys = {card_key(card) for folder in OTHER_NOTES for card in load_notes(folder).cards}
+    queries = load_queries(DATA / "othernotes_questions.jsonl")
+    assert len(queries) >= 200 and {q.split for q in queries} == {"dev", "check"}
+    assert {key for q in queries for key in q.expected} == keys  # every card is gold somewhere
+    assert all(bool(q.expected) == (q.kind == "covered") for q in queries)
+    assert all(q.lang == ("zh" if re.search(r"[\u4e00-\u9fff]", q.text) else "en") for q in queries)  # any Chinese
+    assert sum(q.lang == "en" for q in queries) / len(queries) >= 0.35
+    groups = defaultdict(list)
+    for q in queries:
+        groups[(q.kind, q.lang)].append(q.split)
+    assert all(abs(s.count("dev") - s.count("check")) <= 1 for s in groups.values())
+    assert len(groups) == 8 and len({q.text for q in queries}) == len(queries)
+
+
+def test_notes_beside_the_shipped_ones_or_alone(tmp_path):
+    """`--notes` folders sit beside the shipped notes (uploads left out) or, with `--alone`,
+    replace them; either way in a scratch index, not the usual one."""
+    from tutor.evaluation import settings_with_notes
+    from tutor.settings import Settings
+
+    settings = Settings(knowledge_dir=KNOWLEDGE, data_dir=tmp_path / "usual")
+    beside = settings_with_notes(settings, OTHER_NOTES[:2], tmp_path / "beside")
+    alone = settings_with_notes(settings, OTHER_NOTES, tmp_path / "alone", alone=True)
+    assert beside.data_dir == tmp_path / "beside" / "data" and beside.chroma_url is None
+    shipped, others = load_notes(KNOWLEDGE).cards, [c for f in OTHER_NOTES for c in load_notes(f).cards]
+    assert sorted(card_key(c) for c in load_notes(beside.knowledge_dir).cards) == \
+        sorted(card_key(c) for c in shipped + [c for f in OTHER_NOTES[:2] for c in load_notes(f).cards])
+    assert sorted(card_key(c) for c in load_notes(alone.knowledge_dir).cards) == sorted(card_key(c) for c in others)
+    assert not (beside.knowledge_dir / "uploads").exists()
 
 
 def test_seed_grading_set_grades_the_learners_own_cards_and_is_check_only():

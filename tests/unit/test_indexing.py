@@ -172,6 +172,34 @@ def test_an_english_rendering_counts_its_same_language_advantage_less_and_is_no_
     assert list(index.chunks_not_of("a#1", chinese=False)) == []
 
 
+def test_for_an_english_query_every_english_chunk_counts_its_language_advantage_less():
+    """In notes that mix the languages, an English card must not outrank a Chinese one on
+    an English query for its language alone; a Chinese query is scored as before."""
+    from tutor.index import RENDERING_ADVANTAGE, Index
+    from tutor.notes import Card
+
+    english = Card("a#1", "Why keep an fp32 master copy?", "Small updates vanish in fp16.",
+                   ("Small updates vanish in fp16.",), ("Mixed precision",), "a.md", 1)
+    chinese = Card("b#1", "为什么要 causal mask？", "防止看到未来的 token。", ("防止看到未来的 token。",), ("Attention",), "b.md", 1)
+    mixed = Card("c#1", "为什么要做 loss scaling？", "Gradients underflow in fp16 without it.",
+                 ("Gradients underflow in fp16 without it.",), ("Mixed precision",), "c.md", 1)
+    code = Card("d#1", "手写 top-p 采样？", "```python\ndef top_p(probs, p):\n    return sorted(probs)[:p]\n```",
+                (), ("Decoding",), "d.md", 1)
+    query = np.eye(4, dtype=np.float32)[0]
+    vectors = np.array([[0.90, 0, 1, 0], [0.80, 0, 1, 0],  # English: question, answer
+                        [0.90 - RENDERING_ADVANTAGE / 2, 1, 0, 0], [0.1, 1, 0, 0],  # Chinese
+                        [0.5, 0, 0, 1], [0.85, 0, 0, 1],  # Chinese question, English answer
+                        [0.2, 1, 0, 0], [0.8, 1, 0, 0]], np.float32)  # Chinese question, code
+    index = Index.build([english, chinese, mixed, code], vectors, np.array([0, 0, 1, 1, 2, 2, 3, 3]))
+    assert list(np.argsort(-index.card_scores(query))) == [0, 1, 2, 3]  # a Chinese query: as before
+    scores = index.card_scores(query, english_query=True)
+    assert scores[0] == pytest.approx(0.9 - RENDERING_ADVANTAGE)
+    assert scores[1] == pytest.approx(0.9 - RENDERING_ADVANTAGE / 2)  # Chinese text: not discounted
+    assert scores[2] == pytest.approx(0.85 - RENDERING_ADVANTAGE)  # its English answer is
+    assert scores[3] == pytest.approx(0.8)  # code is no language
+    assert np.array_equal(index.search_scores(query, english_query=True), scores)
+
+
 def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeypatch):
     """Chinese minus English: the mean question chunk of the cards with a rendering minus
     the mean rendering; a card without one does not count, and too few pairs give None."""
