@@ -75,6 +75,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.alone and not args.notes:
         parser.error("--alone needs --notes")
+    if args.alone and args.without_renderings:
+        parser.error("--without-renderings changes the shipped notes, which --alone leaves out")
+    if any(not folder.is_dir() for folder in args.notes):
+        parser.error(f"not a folder: {next(str(f) for f in args.notes if not f.is_dir())}")
+    if len({folder.resolve().name for folder in args.notes}) < len(args.notes):
+        parser.error("each --notes folder becomes a subfolder by its name: give folders of different names")
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.from_env()
         if args.without_renderings:

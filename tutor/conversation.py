@@ -13,6 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from .lexical import is_english
 from .notes import Card
 from .retrieval import Hit, Retriever
 
@@ -80,7 +81,8 @@ class Conversation:
                 vector = self.retriever.embeddings.query(message)
                 lookup = self.retriever.lookup(message, vector, k)
             unexplained = lookup.evidence.unexplained if lookup.evidence else None
-            return Reply(ReplyKind.NOT_COVERED, query, [], nearest_topics(self.retriever, vector), unexplained)
+            nearest = nearest_topics(self.retriever, vector, english_query=is_english(message))
+            return Reply(ReplyKind.NOT_COVERED, query, [], nearest, unexplained)
         self.last_card = hits[0].card
         return Reply(ReplyKind.ANSWER, query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
 
@@ -105,17 +107,19 @@ def related_cards(retriever: Retriever, card: Card, n: int, exclude: list[Hit] |
     position = index.positions.get(card.id)
     if position is None:
         return []
+    # a card's question against the others': no query language to discount for
     scores = index.card_scores(index.question_vector(position))
     skip = {card.id} | {h.card.id for h in exclude or []}
     return [index.cards[i] for i in np.argsort(-scores) if index.cards[i].id not in skip][:n]
 
 
-def nearest_topics(retriever: Retriever, vector: np.ndarray, n: int = 3) -> list[Card]:
-    """For "not in my notes": the closest cards anyway, so the user sees what is covered."""
+def nearest_topics(retriever: Retriever, vector: np.ndarray, n: int = 3, english_query: bool = False) -> list[Card]:
+    """For "not in my notes": the closest cards anyway, so the user sees what is covered
+    (scored as the question's hits are: `Index.card_scores`)."""
     index = retriever.index
     seen: set[str] = set()
     result = []
-    for i in np.argsort(-index.card_scores(vector)):
+    for i in np.argsort(-index.card_scores(vector, english_query)):
         card = index.cards[i]
         if card.topic not in seen:
             seen.add(card.topic)

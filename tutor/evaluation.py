@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from .grading import Grader, grading_points
-from .lexical import is_chinese
+from .lexical import is_chinese, is_english
 from .notes import Card
 from .retrieval import Retriever
 from .settings import Settings
@@ -135,7 +135,7 @@ def retrieval_rankings(retriever: Retriever, queries: list[Query], k: int = 3) -
         ours.append([card_key(hit.card) for hit in retriever.search_vector(query.text, vector, k)])
         without_minilm.append([card_key(hit.card) for hit in alone.search_vector(query.text, vector, k)])
         anchors.append([card_key(hit.card) for hit in previous.search_vector(query.text, vector, k)])
-        dense = retriever.index.card_scores(vector)
+        dense = retriever.index.card_scores(vector, is_english(query.text))
         order = np.argsort(-dense)
         dense_only.append([keys[i] for i in order[:k]])
         best_dense.append(float(dense[order[0]]))

@@ -187,7 +187,7 @@ def builds_on(card: Card, index: Index, skip_ids: set[str]) -> Card | None:
         return None
     names = {term for term, _ in salient_terms(card.question)}
     about = index.lexical.content_terms(card.question)
-    scores = index.card_scores(index.question_vector(position))
+    scores = index.card_scores(index.question_vector(position))  # questions against questions: no language discount
     for i in np.argsort(-scores):
         other = index.cards[int(i)]
         if other.id == card.id or other.id in skip_ids:

@@ -23,6 +23,7 @@ import numpy as np
 jieba.setLogLevel(logging.WARNING)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:[._+\-][a-z0-9]+)*")
 _FORMULA = re.compile(r"\bo\([^()]{1,20}\)")
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc]")
@@ -48,6 +49,13 @@ def is_chinese(text: str) -> bool:
     cjk = len(re.findall(r"[\u3400-\u9fff]", text))
     latin = len(re.findall(r"[A-Za-z]+", text))
     return cjk >= latin
+
+
+def is_english(text: str) -> bool:
+    """Written in English alone: Latin letters and not one Chinese character. A Chinese
+    question with English terms ("KV Cache 和 MQA") is not: that is how these notes and
+    their learners write Chinese."""
+    return bool(_LATIN_LETTER.search(text)) and not _CJK.search(text)
 
 
 def terms(text: str, variants: bool = True) -> list[str]:

@@ -29,7 +29,7 @@ from .answerability import ENGLISH_FEATURES, EVIDENCE_RANKS, AnswerabilityModel,
 from .embeddings import TutorEmbeddings
 from .english_opinion import EnglishEncoder
 from .index import Index, largest
-from .lexical import is_chinese
+from .lexical import is_chinese, is_english
 from .notes import Card
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class Retriever:
         if not self.cards:
             return Lookup([], None, 0.0)
         index, config = self.index, self.config
-        dense = index.search_scores(vector, english_query=not is_chinese(query))
+        dense = index.search_scores(vector, english_query=is_english(query))
         lexical_scores, coverage = index.lexical.scores(query) if config.use_lexical else ([0.0] * len(dense), 0.0)
         lexical = np.asarray(lexical_scores, np.float32)
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical

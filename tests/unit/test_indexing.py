@@ -185,19 +185,52 @@ def test_for_an_english_query_every_english_chunk_counts_its_language_advantage_
                  ("Gradients underflow in fp16 without it.",), ("Mixed precision",), "c.md", 1)
     code = Card("d#1", "手写 top-p 采样？", "```python\ndef top_p(probs, p):\n    return sorted(probs)[:p]\n```",
                 (), ("Decoding",), "d.md", 1)
+    heading = Card("e#1", "DPO loss and why it's simpler than RLHF", "不需要奖励模型，也不用在线采样。",
+                   ("不需要奖励模型，也不用在线采样。",), ("Alignment",), "e.md", 1)
+    terms = Card("f#1", "KV Cache 和 MQA", "MQA 让所有头共享一组 K、V。", ("MQA 让所有头共享一组 K、V。",), ("Attention",), "f.md", 1)
+    rendered = Card("g#1", "什么是 GQA？", "分组共享 K、V。", ("分组共享 K、V。",), ("Attention",), "g.md", 1,
+                    english="What is GQA?")
     query = np.eye(4, dtype=np.float32)[0]
     vectors = np.array([[0.90, 0, 1, 0], [0.80, 0, 1, 0],  # English: question, answer
                         [0.90 - RENDERING_ADVANTAGE / 2, 1, 0, 0], [0.1, 1, 0, 0],  # Chinese
                         [0.5, 0, 0, 1], [0.85, 0, 0, 1],  # Chinese question, English answer
-                        [0.2, 1, 0, 0], [0.8, 1, 0, 0]], np.float32)  # Chinese question, code
-    index = Index.build([english, chinese, mixed, code], vectors, np.array([0, 0, 1, 1, 2, 2, 3, 3]))
-    assert list(np.argsort(-index.card_scores(query))) == [0, 1, 2, 3]  # a Chinese query: as before
+                        [0.2, 1, 0, 0], [0.8, 1, 0, 0],  # Chinese question, code
+                        [0.88, 0, 1, 0], [0.3, 1, 0, 0],  # English question, Chinese answer
+                        [0.87, 1, 0, 0], [0.2, 1, 0, 0],  # Chinese written with English terms
+                        [0.5, 1, 0, 0], [0.86, 0, 1, 0], [0.1, 1, 0, 0]], np.float32)  # rendering second
+    cards = [english, chinese, mixed, code, heading, terms, rendered]
+    index = Index.build(cards, vectors, np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 6]))
+    chinese_query = index.card_scores(query)
+    assert chinese_query == pytest.approx([0.9, 0.9 - RENDERING_ADVANTAGE / 2, 0.85, 0.8, 0.88, 0.87, 0.86 - RENDERING_ADVANTAGE])
     scores = index.card_scores(query, english_query=True)
-    assert scores[0] == pytest.approx(0.9 - RENDERING_ADVANTAGE)
-    assert scores[1] == pytest.approx(0.9 - RENDERING_ADVANTAGE / 2)  # Chinese text: not discounted
-    assert scores[2] == pytest.approx(0.85 - RENDERING_ADVANTAGE)  # its English answer is
-    assert scores[3] == pytest.approx(0.8)  # code is no language
+    advantage = RENDERING_ADVANTAGE
+    assert scores == pytest.approx([0.9 - advantage,  # English, all of it
+                                    0.9 - advantage / 2,  # Chinese text: not discounted
+                                    0.85 - advantage,  # its English answer is
+                                    0.8,  # code is no language
+                                    0.88 - advantage,  # its English question is
+                                    0.87,  # "KV Cache 和 MQA" is Chinese with English terms
+                                    0.86 - advantage])  # a rendering, as for any question
     assert np.array_equal(index.search_scores(query, english_query=True), scores)
+    assert index._scores_of(np.arange(len(cards)), query, english_query=True) == pytest.approx(scores)
+    assert index._scores_of(np.arange(len(cards)), query) == pytest.approx(chinese_query)
+
+
+def test_the_retriever_asks_for_the_english_discount_only_for_questions_in_english(notes_dir, tmp_path, monkeypatch):
+    from tutor.index import Index
+
+    from .test_english_opinion import NOTES, WordsEmbeddings
+
+    (notes_dir / "decoding.md").write_text(NOTES, encoding="utf-8")
+    tutor = make_tutor(notes_dir, tmp_path / "data", WordsEmbeddings())
+    tutor.ingest()
+    asked = []
+    search_scores = Index.search_scores
+    monkeypatch.setattr(Index, "search_scores", lambda self, vector, english_query=False: asked.append(english_query)
+                        or search_scores(self, vector, english_query))
+    for question in ("What is top-k sampling?", "什么是 top-k 采样？", "KV Cache 和 MQA", "top-k 和 top-p 区别"):
+        tutor.retriever.search(question)
+    assert asked == [True, False, False, False]
 
 
 def test_the_language_offset_is_measured_on_question_and_rendering_pairs(monkeypatch):
