@@ -82,7 +82,7 @@ from .embeddings import TutorEmbeddings
 from .index import Index, question_text
 from .lexical import is_chinese, terms
 from .limits import MAX_TEXT_CHARS
-from .notes import MAX_KEY_POINTS, Card, code_blocks, is_list, key_points, without_code
+from .notes import MAX_KEY_POINTS, Card, code_blocks, is_list, is_reference, key_points, outside_brackets, without_code
 from .retrieval import off_topic_vectors
 
 MIN_BASELINE_CHUNKS = 20
@@ -94,7 +94,6 @@ MIN_BASELINE_CHUNKS = 20
 CLAIM_TERMS = 14
 # where a statement's clauses end; an ASCII mark only before a space ("1,000" is one number)
 _CLAUSE_BREAK = re.compile(r"[，：；]\s*|[,:;]\s+")
-_INLINE_SPAN = re.compile(r"\$[^$\n]+\$|`[^`\n]+`")
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 _BULLET_LINE = re.compile(r"^\s*(?:(?:[-*+]|\d{1,3}[.)、])\s+|[①②③④⑤⑥⑦⑧⑨⑩])")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
@@ -225,7 +224,7 @@ def grading_points(card: Card) -> list[str]:
     statements = [*card.key_points, *key_points(prose)]
     claims = [claim for statement in statements
               for claim in ([statement] if statement in listed else _claims(statement))]
-    claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas]
+    claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas and not is_reference(claim)]
     # formulas and code keep their place however long the prose: they are often the point
     points = claims[: max(0, MAX_KEY_POINTS - len(formulas))] + formulas[:MAX_KEY_POINTS]
     return points or [card.answer]
@@ -254,12 +253,10 @@ def _claims(statement: str) -> list[str]:
     answer makes or not, where the whole sentence is only ever half made."""
     if _content_words(statement) <= CLAIM_TERMS:
         return [statement]
-    inline = [m.span() for m in _INLINE_SPAN.finditer(statement)]  # "$\\min(1, r)$" is one term
-    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(statement)
-                 if not any(start < m.start() < end for start, end in inline)), len(statement)]
     pieces, current = [], ""
-    for start, end in zip(cuts, cuts[1:]):
-        current += statement[start:end]  # with its punctuation and spaces: pieces join back to the statement
+    # "$\\min(1, r)$" is one term, "（Liu et al., 2025）" one citation
+    for clause in outside_brackets(_CLAUSE_BREAK, statement):
+        current += clause  # with its punctuation and spaces: pieces join back to the statement
         if _content_words(current) >= CLAIM_TERMS // 2:
             pieces.append(current)
             current = ""

@@ -34,10 +34,29 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 METADATA_COMMENT = re.compile(r"<!--\s*((?:difficulty|tags|en)\s*:.*?)-->", re.S | re.I)
 _URL_ONLY = re.compile(r"^\s*(?:[\w\u4e00-\u9fff]{0,12}\s*[:：]\s*)?<?https?://\S+>?\s*$", re.I)
 _REFERENCE_LABEL = re.compile(r"^\s*(?:references?|refe?|参考(?:资料|文献|链接)?|来源)\s*[:：]?\s*$", re.I)
+# Where a statement comes from rather than what it claims: a link with its title ("Holtzman et
+# al., The Curious Case of Neural Text Degeneration https://…"), a bare citation, or a result
+# attributed to a paper ("秩塌缩的分析来自 Dong et al.（2021）。"). A learner's answer is not
+# expected to cite papers, so such a statement is not a point to grade or to ask about; one
+# that also claims something ("zero-shot CoT（Kojima et al., 2022）则不需要示例") is.
+_URL = re.compile(r"https?://\S+", re.I)
+_CITATION = re.compile(r"[（(]?[A-Z][\w'’-]*(?:\s+(?:and|&)\s+[A-Z][\w'’-]*)?\s+et\s+al\.?"
+                       r"(?:\s*[,，]?\s*\d{4}[a-z]?|\s*[（(][^()（）\n]*[)）])?[)）]?")
+# "X 出自 A et al.（2024）", "…的分析见 A et al.（2020）和 B et al.（2023）", "由 A et al. 提出"
+_CITED = _CITATION.pattern
+_ATTRIBUTED = re.compile(rf"(?:来自|出自|源自|引自|参见|见|由|from|see|by)\s*(?:{_CITED})"
+                         rf"(?:\s*(?:和|与|及|、|and|,)\s*(?:{_CITED}))*"
+                         r"\s*(?:提出|分析|给出|报告|指出|发现)?\s*[。.]?\s*$", re.I)
+_CITATION_LABEL = re.compile(r"^\s*(?:refs?|references?|参考(?:资料|文献|链接)?|来源|source)\s*[:：]", re.I)
+# clauses of a statement, a bracket's commas aside ("（2025，"Transformers without Normalization"）")
+_CLAUSE_END = re.compile(r"[，；;]|,\s")
+_BRACKETED = re.compile(r"[（(][^()（）\n]*[)）]")
+_INLINE_SPAN = re.compile(r"\$[^$\n]+\$|`[^`\n]+`")
+REFERENCE_WORDS = 8  # a paper's title beside its link: "The Curious Case of Neural Text Degeneration" is 7
 _TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完成)\b[\s.。!！:：]*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)、])\s+(.*)$")
 _CIRCLED = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩]")
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+(?=[A-Z\u4e00-\u9fff])")
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])(?<!et al\.)\s+(?=[A-Z\u4e00-\u9fff])")  # "Liu et al. 发现…" is one
 # Lines that start a block of their own, never the continuation of a paragraph: list items
 # (also "1、", "（1）", "•"), headings, tables, quotes, fences, display math, images, HTML,
 # thematic breaks, and indented code
@@ -370,10 +389,40 @@ def key_points(answer: str) -> list[str]:
         points = _sentences(answer)
     cleaned = [_strip_point(p) for p in points]
     # A point is a statement to check; a restated question ("...复杂度？") is not one.
-    checkable = [p for p in cleaned if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?"))]
+    checkable = [p for p in cleaned
+                 if len(re.sub(r"\W", "", p)) >= 4 and not p.endswith(("？", "?")) and not is_reference(p)]
     # An answer is graded against at most this many points: grading embeds each of them,
     # and no interview answer covers more (a 60,000-bullet card is a list, not an answer).
     return checkable[:MAX_KEY_POINTS]
+
+
+def is_reference(statement: str) -> bool:
+    """Whether a statement only says where something comes from: a link with little more
+    than a title beside it, a bare citation ("Liu et al."), or results attributed to papers,
+    clause by clause ("GraphRAG 出自 Edge et al.（2024）。", "…的结论来自 A et al.（2024），
+    RAFT 出自 B et al.（2024）。")."""
+    if _URL.search(statement):
+        rest = _CITATION.sub(" ", _URL.sub(" ", _CITATION_LABEL.sub("", statement)))
+        return _words(rest) <= REFERENCE_WORDS
+    if not _CITATION.search(statement):
+        return False
+    clauses = [c.strip(" 。.；;，,") for c in outside_brackets(_CLAUSE_END, statement)]
+    return all(_CITATION.search(clause) and (_ATTRIBUTED.search(clause) or _words(_CITATION.sub(" ", clause)) <= 2)
+               for clause in clauses if clause)
+
+
+def outside_brackets(breaks: re.Pattern, text: str) -> list[str]:
+    """`text` cut where `breaks` matches, but never inside brackets or `$…$` / `` `…` ``
+    ("(Liu et al., 2025)" is one piece); each piece keeps the break that ends it."""
+    protected = [m.span() for m in _BRACKETED.finditer(text)] + [m.span() for m in _INLINE_SPAN.finditer(text)]
+    cuts = [0, *(m.end() for m in breaks.finditer(text)
+                 if not any(start < m.start() < end for start, end in protected)), len(text)]
+    return [text[start:end] for start, end in zip(cuts, cuts[1:]) if end > start]
+
+
+def _words(text: str) -> float:
+    """Words in the text, two Chinese characters counting as one."""
+    return len(re.findall(r"[A-Za-z][\w'’-]*", text)) + len(re.findall(r"[\u3400-\u9fff]", text)) / 2
 
 
 def is_list(answer: str) -> bool:

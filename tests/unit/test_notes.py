@@ -9,6 +9,7 @@ import pytest
 from tutor.notes import (
     MAX_KEY_POINTS,
     NotesError,
+    is_reference,
     key_points,
     load_notes,
     paragraph_lines,
@@ -273,6 +274,49 @@ def test_a_long_prose_statement_is_graded_as_its_claims_and_a_bullet_as_written(
     card = cards_by_question(f"## T\n\n#### Q?\n{many}\n\n$$E = mc^2$$\n")[0]["Q?"]
     points = grading_points(card)
     assert len(points) == MAX_KEY_POINTS and points[-1] == "$$E = mc^2$$"
+
+
+@pytest.mark.parametrize("statement", [
+    "Holtzman et al., The Curious Case of Neural Text Degeneration https://arxiv.org/abs/1904.09751",
+    "ref: On Layer Normalization in the Transformer Architecture https://arxiv.org/abs/2002.04745",
+    "refs: Leviathan et al. 2022 https://arxiv.org/abs/2211.17192 , Chen et al. 2023",
+    "GraphRAG 出自 Edge et al.（2024）。",
+    "Post-LN 对 warm-up 的依赖由 Xiong et al.（2020）分析。",
+    "新知识与幻觉的研究来自 Gekhman et al.（2024），RAFT 出自 Zhang et al.（2024）。",
+    "NoPE 的研究见 Haviv et al.（2022）和 Kazemnejad et al.（2023）。",
+    "Dynamic Tanh 出自 Zhu et al.（2025，\"Transformers without Normalization\"）。",
+    "top-p 由 Holtzman et al. 2019 提出。",
+    "Liu et al.",
+])
+def test_a_link_or_a_citation_is_not_a_point(statement):
+    assert is_reference(statement)
+    assert key_points(f"GraphRAG 先建实体图再检索社区摘要。{statement}") == ["GraphRAG 先建实体图再检索社区摘要。"]
+
+
+@pytest.mark.parametrize("statement", [
+    "zero-shot CoT（Kojima et al., 2022）则不需要示例，只在答案前加一句触发语。",
+    "PRM800K（Lightman et al., 2023）由人工逐步判断每一步的对错；",
+    "C-Eval 出自 Huang et al.（2023），约 1.4 万道题。",
+    "Swish 定义为 $x\\sigma(\\beta x)$，由 Ramachandran et al.（2017）通过自动搜索激活函数得到；",
+    "The Domain Name System translates names such as www.example.com into IP addresses.",
+    "See the figure: the loss falls by half when the batch doubles.",
+])
+def test_a_claim_with_a_citation_or_an_address_in_it_is_still_a_point(statement):
+    assert not is_reference(statement)
+
+
+def test_a_citation_neither_ends_a_sentence_nor_is_cut_from_its_claim():
+    from tutor.grading import _claims
+
+    text = "其中 von Oswald et al. 构造了等价于梯度下降的注意力层。另一句话在这里。"
+    assert key_points(text) == ["其中 von Oswald et al. 构造了等价于梯度下降的注意力层。", "另一句话在这里。"]
+    long = ("后续研究（Liu et al., 2025）发现 DeepSeek-V3-Base 等基座模型在 RL 之前就会出现类似的自我反思，"
+            "说明 RL 更多是放大预训练中已有的行为，而非从零创造，这一点和 aha moment 的说法相反。")
+    claims = _claims(long)
+    assert len(claims) >= 2 and "（Liu et al., 2025）" in claims[0]
+    assert "常用的处理方法有开放定址法（如线性探测、二次探测，按规则在表中寻找下一个空位）和链地址法" in _claims(
+        "常用的处理方法有开放定址法（如线性探测、二次探测，按规则在表中寻找下一个空位）和链地址法（拉链法，"
+        "把映射到同一地址的元素用链表串起来），此外还可以使用再哈希法，并在装填因子过高时扩容重新哈希。")[0]
 
 
 def test_a_code_block_is_one_point_not_its_lines():
