@@ -209,9 +209,10 @@ def grading_points(card: Card) -> list[str]:
     A learner's note often puts the substance in a paragraph and a few loose bullets
     beside it (the seed's positional-encoding card: three bullets of requirements, the
     explanation and the formula in prose); grading only the bullets would miss what the
-    card says. Images, links and lines that only announce a list ("编码需要：") are not
-    statements (see `key_points`). A long prose statement is graded as its claims
-    (`_claims`); a bullet is a point as its writer made it."""
+    card says. Images, links, lines that only announce a list ("编码需要：") and citations
+    ("GraphRAG 出自 Edge et al.（2024）。", `notes.is_reference`) are not statements (see
+    `key_points`). A long prose statement is graded as its claims (`_claims`; a claim that
+    only cites is dropped too); a bullet is a point as its writer made it."""
     # a code block is one point, as a formula is ("import math" alone is not a claim),
     # fenced so that it is shown as code
     code = [code_point(block) for block in code_blocks(card.answer)]

@@ -34,25 +34,32 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 METADATA_COMMENT = re.compile(r"<!--\s*((?:difficulty|tags|en)\s*:.*?)-->", re.S | re.I)
 _URL_ONLY = re.compile(r"^\s*(?:[\w\u4e00-\u9fff]{0,12}\s*[:：]\s*)?<?https?://\S+>?\s*$", re.I)
 _REFERENCE_LABEL = re.compile(r"^\s*(?:references?|refe?|参考(?:资料|文献|链接)?|来源)\s*[:：]?\s*$", re.I)
-# Where a statement comes from rather than what it claims: a link with its title ("Holtzman et
-# al., The Curious Case of Neural Text Degeneration https://…"), a bare citation, or a result
+# Where a statement comes from rather than what it claims: a link with a paper's title ("Holtzman
+# et al., The Curious Case of Neural Text Degeneration https://…"), a bare citation, or a result
 # attributed to a paper ("秩塌缩的分析来自 Dong et al.（2021）。"). A learner's answer is not
 # expected to cite papers, so such a statement is not a point to grade or to ask about; one
 # that also claims something ("zero-shot CoT（Kojima et al., 2022）则不需要示例") is.
 _URL = re.compile(r"https?://\S+", re.I)
-_CITATION = re.compile(r"[（(]?[A-Z][\w'’-]*(?:\s+(?:and|&)\s+[A-Z][\w'’-]*)?\s+et\s+al\.?"
-                       r"(?:\s*[,，]?\s*\d{4}[a-z]?|\s*[（(][^()（）\n]*[)）])?[)）]?")
-# "X 出自 A et al.（2024）", "…的分析见 A et al.（2020）和 B et al.（2023）", "由 A et al. 提出"
-_CITED = _CITATION.pattern
-_ATTRIBUTED = re.compile(rf"(?:来自|出自|源自|引自|参见|见|由|from|see|by)\s*(?:{_CITED})"
-                         rf"(?:\s*(?:和|与|及|、|and|,)\s*(?:{_CITED}))*"
-                         r"\s*(?:提出|分析|给出|报告|指出|发现)?\s*[。.]?\s*$", re.I)
+# an author's name (not the tail of a longer word: "ACGTACGT…" is not tried at every capital)
+_AUTHOR = r"(?<![A-Za-z0-9'’-])(?:(?:von|van|de|der|del|da|di|le)\s+)?[A-Z][\w'’-]*"
+_YEAR = r"(?:[,，]?\s*(?:19|20)\d{2}[a-z]?|\s*[（(][^()（）\n]*?(?:19|20)\d{2}[^()（）\n]*[)）])"
+_CITATION = re.compile(
+    rf"{_AUTHOR}\s+et\s+al\.?(?:{_YEAR}|\s*[（(][^()（）\n]*[)）])?"  # "Liu et al.", "Liu et al.（Let's Verify…）"
+    rf"|{_AUTHOR}(?:\s*等人?|\s+(?:and|&)\s+{_AUTHOR})?{_YEAR}")  # "Gao 等人（2022）", "Ioffe & Szegedy（2015）"
+_CITED = "⟦cite⟧"  # a citation once marked: no comma or bracket of its own left to cut at
+# "X 出自 ⟦cite⟧", "…的分析见 ⟦cite⟧ 和 ⟦cite⟧", "由 ⟦cite⟧ 提出", "来自 ⟦cite⟧ 的综述": what comes before the
+# cue is the subject
+_ATTRIBUTED = re.compile(rf"^(.*?)(?:来自|出自|源自|引自|参考了?|参见|见|由|from|see|by)\s*{_CITED}"
+                         rf"(?:\s*(?:和|与|及|、|and|,|，)\s*{_CITED})*"
+                         r"\s*(?:提出|分析|给出|报告|指出|发现|的(?:论文|综述|工作))?\s*$", re.I)
+# "以上关于难度和预训练的结论" is 6.5 words; a longer subject is a claim ("MQA shares K and V across heads by …")
+ATTRIBUTED_SUBJECT_WORDS = 7
 _CITATION_LABEL = re.compile(r"^\s*(?:refs?|references?|参考(?:资料|文献|链接)?|来源|source)\s*[:：]", re.I)
-# clauses of a statement, a bracket's commas aside ("（2025，"Transformers without Normalization"）")
-_CLAUSE_END = re.compile(r"[，；;]|,\s")
+_CLAUSE_END = re.compile(r"[，；;。！？!?]|[,.]\s")
 _BRACKETED = re.compile(r"[（(][^()（）\n]*[)）]")
 _INLINE_SPAN = re.compile(r"\$[^$\n]+\$|`[^`\n]+`")
-REFERENCE_WORDS = 8  # a paper's title beside its link: "The Curious Case of Neural Text Degeneration" is 7
+_SENTENCE_FINAL = tuple("。！？!?")
+TITLE_WORDS = 12  # a paper's title beside its link: "The Curious Case of Neural Text Degeneration" is 7
 _TODO = re.compile(r"^\s*(?:todo|tbd|fixme|待补充|待完善|待整理|未完成)\b[\s.。!！:：]*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)、])\s+(.*)$")
 _CIRCLED = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩]")
@@ -397,18 +404,41 @@ def key_points(answer: str) -> list[str]:
 
 
 def is_reference(statement: str) -> bool:
-    """Whether a statement only says where something comes from: a link with little more
-    than a title beside it, a bare citation ("Liu et al."), or results attributed to papers,
-    clause by clause ("GraphRAG 出自 Edge et al.（2024）。", "…的结论来自 A et al.（2024），
-    RAFT 出自 B et al.（2024）。")."""
-    if _URL.search(statement):
-        rest = _CITATION.sub(" ", _URL.sub(" ", _CITATION_LABEL.sub("", statement)))
-        return _words(rest) <= REFERENCE_WORDS
-    if not _CITATION.search(statement):
+    """Whether a statement only says where something comes from: a link beside a label
+    ("ref:"), a title or nothing else; a bare citation ("Liu et al."); or, clause by clause,
+    results attributed to papers ("GraphRAG 出自 Edge et al.（2024）。", "…的结论来自 A et al.
+    （2024），RAFT 出自 B et al.（2024）。"), each with a short subject before its cue."""
+    marked = _CITATION.sub(_CITED, statement)
+    if _URL.search(marked):
+        return bool(_CITATION_LABEL.match(marked)) or _is_title(_URL.sub(" ", marked).replace(_CITED, " "))
+    if _CITED not in marked:
         return False
-    clauses = [c.strip(" 。.；;，,") for c in outside_brackets(_CLAUSE_END, statement)]
-    return all(_CITATION.search(clause) and (_ATTRIBUTED.search(clause) or _words(_CITATION.sub(" ", clause)) <= 2)
+    clauses = [c.strip(" 。.；;，,") for c in outside_brackets(_CLAUSE_END, marked)]
+    return all(_CITED in clause and (_words(clause.replace(_CITED, " ")) < 1 or _attributed(clause))
                for clause in clauses if clause)
+
+
+def _attributed(clause: str) -> bool:
+    match = _ATTRIBUTED.match(clause)
+    return match is not None and _words(match.group(1).replace(_CITED, " ")) <= ATTRIBUTED_SUBJECT_WORDS
+
+
+def _is_title(text: str) -> bool:
+    """Whether the text beside a link is nothing, a word or two, 《a title》 or a Title In
+    Capitals, rather than a statement ("pip 默认从 … 下载包。", "Nucleus sampling beats beam
+    search: …")."""
+    text = text.strip(" ,，:：-–—|·")
+    labelled = re.match(r"([^:：]*)[:：]\s*(.*)$", text)
+    if labelled and _words(labelled.group(1)) <= 2:  # "论文：《…》", "paper: …"
+        text = labelled.group(2).strip()
+    if text.endswith(_SENTENCE_FINAL):
+        return False
+    if _words(text) <= 2 or re.fullmatch(r"《[^《》]+》", text):
+        return True
+    latin = re.findall(r"[A-Za-z][\w'’-]*", text)
+    long_words = [w for w in latin if len(w) > 3]
+    return (not re.search(r"[\u3400-\u9fff]", text) and len(latin) <= TITLE_WORDS and bool(long_words)
+            and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words))
 
 
 def outside_brackets(breaks: re.Pattern, text: str) -> list[str]:
@@ -421,8 +451,8 @@ def outside_brackets(breaks: re.Pattern, text: str) -> list[str]:
 
 
 def _words(text: str) -> float:
-    """Words in the text, two Chinese characters counting as one."""
-    return len(re.findall(r"[A-Za-z][\w'’-]*", text)) + len(re.findall(r"[\u3400-\u9fff]", text)) / 2
+    """Words in the text (numbers too), two Chinese characters counting as one."""
+    return len(re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.-]*", text)) + len(re.findall(r"[\u3400-\u9fff]", text)) / 2
 
 
 def is_list(answer: str) -> bool:
@@ -432,7 +462,8 @@ def is_list(answer: str) -> bool:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for line in paragraph_lines(text) for s in _SENTENCE_END.split(line)]
+    # "（von Oswald et al., 2023；Akyürek et al., 2022）" is one aside, not the end of a sentence
+    return [s for line in paragraph_lines(text) for s in outside_brackets(_SENTENCE_END, line)]
 
 
 def paragraph_lines(text: str) -> list[str]:

@@ -287,6 +287,16 @@ def test_a_long_prose_statement_is_graded_as_its_claims_and_a_bullet_as_written(
     "Dynamic Tanh 出自 Zhu et al.（2025，\"Transformers without Normalization\"）。",
     "top-p 由 Holtzman et al. 2019 提出。",
     "Liu et al.",
+    "Liu et al., 2023",
+    "GraphRAG 出自 Edge et al., 2024。",
+    "过优化研究来自 Gao 等人（2022）。",
+    "Prefix Tuning 出自 Li & Liang（2021），Prompt Tuning 出自 Lester 等人（Google，2021）。",
+    "两套分类分别来自 Ji et al.（2023）和 Huang et al.（2023）的综述。",
+    "权重共享的做法参考了 Press & Wolf（2017）。",
+    "由 von Oswald et al.（2023）提出。",
+    "原文 https://arxiv.org/abs/1706.03762",
+    "论文：《Attention Is All You Need》 https://arxiv.org/abs/1706.03762",
+    "参考：这篇博客讲得很清楚 https://zhuanlan.zhihu.com/p/667752628",
 ])
 def test_a_link_or_a_citation_is_not_a_point(statement):
     assert is_reference(statement)
@@ -300,9 +310,34 @@ def test_a_link_or_a_citation_is_not_a_point(statement):
     "Swish 定义为 $x\\sigma(\\beta x)$，由 Ramachandran et al.（2017）通过自动搜索激活函数得到；",
     "The Domain Name System translates names such as www.example.com into IP addresses.",
     "See the figure: the loss falls by half when the batch doubles.",
+    # a citation in brackets, or after a long subject, backs a claim
+    "LoRA 通过低秩分解把可训练参数减少上万倍（见 Hu et al., 2021）。",
+    "Pre-LN Transformers train stably without warm-up (see Xiong et al., 2020).",
+    "Dropout works (Srivastava et al., 2014).",
+    "Multi-query attention shares K and V across heads by Shazeer et al.",
+    "Chinchilla 的最优配比约为每参数 20 个 token 由 Hoffmann et al.（2022）提出。",
+    # ordinary uses of the cue words
+    "梯度由反向传播计算。",
+    "The output is produced by the decoder.",
+    "Smith et al. showed that warm-up helps.",
+    # a link inside a statement, or beside one that is not a title
+    "pip 默认从 https://pypi.org/simple 下载包。",
+    "Nucleus sampling beats beam search on diversity: https://arxiv.org/abs/1904.09751",
+    "官方文档 https://pytorch.org/docs 说明 bf16 不需要 loss scaling。",
 ])
 def test_a_claim_with_a_citation_or_an_address_in_it_is_still_a_point(statement):
     assert not is_reference(statement)
+
+
+def test_a_claim_cut_from_a_long_statement_that_only_cites_is_not_graded():
+    from tutor.grading import grading_points
+
+    statement = ("以上关于难度和预训练的结论来自 Snell et al.（2024）：按难度自适应分配测试时计算，"
+                 "比 best-of-N 基线节省约 4 倍计算，而且在简单和中等难度的问题上效果最明显。")
+    card = cards_by_question(f"## T\n\n#### Q?\n{statement}\n")[0]["Q?"]
+    points = grading_points(card)
+    assert points and not any("Snell" in point for point in points)
+    assert any("4 倍计算" in point for point in points)
 
 
 def test_a_citation_neither_ends_a_sentence_nor_is_cut_from_its_claim():
@@ -314,6 +349,14 @@ def test_a_citation_neither_ends_a_sentence_nor_is_cut_from_its_claim():
             "说明 RL 更多是放大预训练中已有的行为，而非从零创造，这一点和 aha moment 的说法相反。")
     claims = _claims(long)
     assert len(claims) >= 2 and "（Liu et al., 2025）" in claims[0]
+    maths = ("The attention layer of each head scores every single pair of vectors $q_i, k_j$ over its own slice, "
+             "the heads run in parallel, and their outputs are concatenated and projected back to the model dimension.")
+    assert all(piece.count("$") % 2 == 0 for piece in _claims(maths)) and len(_claims(maths)) >= 2
+    assert key_points("隐式梯度下降（von Oswald et al., 2023；Akyürek et al., 2022）。另一句话。") == [
+        "隐式梯度下降（von Oswald et al., 2023；Akyürek et al., 2022）。", "另一句话。"]
+    # a bullet that cites its source after its claim is still the writer's point
+    assert key_points("- RAG 先检索再生成。最早见 Lewis et al.（2020）。\n- 第二条内容") == [
+        "RAG 先检索再生成。最早见 Lewis et al.（2020）。", "第二条内容"]
     assert "常用的处理方法有开放定址法（如线性探测、二次探测，按规则在表中寻找下一个空位）和链地址法" in _claims(
         "常用的处理方法有开放定址法（如线性探测、二次探测，按规则在表中寻找下一个空位）和链地址法（拉链法，"
         "把映射到同一地址的元素用链表串起来），此外还可以使用再哈希法，并在装填因子过高时扩容重新哈希。")[0]
