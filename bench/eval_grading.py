@@ -3,12 +3,13 @@
     python bench/eval_grading.py [--data FILE ...] [--split dev|check|all] [--notes DIR [--alone]]
                                  [--without-model-offset]
 
-Each answer is graded against the card its label names (question matching is measured
-by the retrieval harness). Prints Spearman and Pearson against the 0-5 human grades, for
-our grader, the previous one (bullet points only, one baseline, the matched card only:
-`GradingConfig.whole_notes=False`) and plain cosine
+Each answer is graded against the card its label names. Prints Spearman and Pearson
+against the 0-5 human grades, for our grader, the previous one (bullet points only, one
+baseline, the matched card only: `GradingConfig.whole_notes=False`) and plain cosine
 (rubric: bench/data/GRADING_RUBRIC.md), overall and per language, and our mean score per
-answer kind and per human grade.
+answer kind and per human grade. "End to end" grades each answer as `grade --question Q
+--answer A` does, the question matched to a card first, as an outside tool would measure
+it: a question matched to no card scores 0.
 
 `--notes DIR` adds a folder of notes in a learner's style (bench/data/prose_notes) to the
 shipped ones, the way a learner's own notes sit beside them, indexed in a temporary folder;
@@ -63,16 +64,25 @@ def main() -> None:
             grader = Grader(index, tutor.embeddings, companions=grader.companions, point_vectors=grader.point_vectors)
         for path in args.data:
             answers = [a for a in load_graded_answers(path) if args.split == "all" or a.split in (args.split, "")]
-            result = evaluate_grading(grader, tutor.embeddings, tutor.retriever.cards, answers)
+            # end to end (the question matched as `grade` matches it) only with the tutor's own grader
+            result = evaluate_grading(grader, tutor.embeddings, tutor.retriever.cards, answers,
+                                      grade=None if args.without_model_offset else tutor.grade)
             cards = len({a.card for a in answers})
             print(f"\n== {path.name} ({args.split}): {len(answers)} graded answers to {cards} cards")
+            end_to_end = "end to end" in result["all"]
             print(f"{'subset':8s}{'n':>5s}{'ours ρ':>10s}{'ours r':>10s}{'previous ρ':>12s}{'previous r':>12s}"
-                  f"{'cosine ρ':>11s}{'cosine r':>11s}")
+                  f"{'cosine ρ':>11s}{'cosine r':>11s}"
+                  + (f"{'end-to-end ρ':>14s}{'end-to-end r':>14s}" if end_to_end else ""))
             for subset in ("all", "zh", "en"):
                 f = result[subset]
                 print(f"{subset:8s}{f['n']:5d}{f['ours']['spearman']:10.3f}{f['ours']['pearson']:10.3f}"
                       f"{f['previous']['spearman']:12.3f}{f['previous']['pearson']:12.3f}"
-                      f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}")
+                      f"{f['cosine']['spearman']:11.3f}{f['cosine']['pearson']:11.3f}"
+                      + (f"{f['end to end']['spearman']:14.3f}{f['end to end']['pearson']:14.3f}" if end_to_end else ""))
+            if end_to_end:
+                print(f"end to end, the question matched as `grade` matches it: {result['questions unmatched']} "
+                      f"questions matched no card (scored 0), {result['questions matched elsewhere']} were graded "
+                      "without the labelled card")
             by_kind = result["mean score by kind"]
             by_grade = result["mean score by human grade"]
             print("our mean score by answer kind: " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))

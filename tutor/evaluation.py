@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +27,8 @@ import jieba
 import numpy as np
 from scipy import stats
 
-from .grading import Grader, grading_points
+from .errors import InputError
+from .grading import Grade, Grader, grading_points
 from .lexical import is_chinese, is_english
 from .notes import Card
 from .retrieval import Retriever
@@ -270,13 +271,21 @@ def _spread(scores: np.ndarray) -> dict:
     return {"n": len(scores), "mean": round(float(scores.mean()), 1), "min": int(scores.min()), "max": int(scores.max())}
 
 
-def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[GradedAnswer]) -> dict:
-    """Agreement of our scores and of plain answer-reference cosine with the human grades."""
+def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[GradedAnswer],
+                     grade: Callable[[str, str], Grade] | None = None) -> dict:
+    """Agreement of our scores and of plain answer-reference cosine with the human grades.
+
+    Each answer is graded against the card its label names; with `grade` (`Tutor.grade`:
+    question and answer, raising InputError when no card matches) also end to end, as an
+    outside tool grades it: the question matched to a card first (an unmatched question
+    scores 0)."""
     by_key = {card_key(card): card for card in cards}
     missing = sorted({a.card for a in answers} - set(by_key))
     if missing:
         raise ValueError(f"graded answers name unknown cards: {missing}")
     ours = np.array([grader.grade(by_key[a.card], a.answer, question=a.question).score for a in answers], float)
+    end_to_end, unmatched, elsewhere = (_end_to_end(grade, by_key, answers) if grade is not None
+                                        else (None, set(), set()))
     before = Grader(grader.index, embeddings, replace(grader.config, whole_notes=False))  # the previous grader
     previous = np.array([before.grade(by_key[a.card], a.answer, question=a.question).score for a in answers], float)
     answer_vectors = embeddings.queries([a.answer if a.answer.strip() else " " for a in answers])
@@ -289,7 +298,9 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
                 "ours": {"spearman": spearman(ours[mask], human[mask]), "pearson": pearson(ours[mask], human[mask])},
                 "previous": {"spearman": spearman(previous[mask], human[mask]),
                              "pearson": pearson(previous[mask], human[mask])},
-                "cosine": {"spearman": spearman(cosine[mask], human[mask]), "pearson": pearson(cosine[mask], human[mask])}}
+                "cosine": {"spearman": spearman(cosine[mask], human[mask]), "pearson": pearson(cosine[mask], human[mask])},
+                **({} if end_to_end is None else {"end to end": {"spearman": spearman(end_to_end[mask], human[mask]),
+                                                                 "pearson": pearson(end_to_end[mask], human[mask])}})}
 
     langs = np.array([a.lang for a in answers])
     kinds = np.array([a.kind for a in answers])
@@ -308,4 +319,26 @@ def evaluate_grading(grader, embeddings, cards: list[Card], answers: list[Graded
         "mean score by kind": {k: round(float(ours[kinds == k].mean()), 1) for k in dict.fromkeys(kinds)},
         "previous mean score by kind": {k: round(float(previous[kinds == k].mean()), 1) for k in dict.fromkeys(kinds)},
         "mean score by human grade": {int(g): round(float(ours[human == g].mean()), 1) for g in sorted(set(human))},
+        # end to end: the questions matched to no card, and to cards that are not the labelled one
+        "questions unmatched": len(unmatched),
+        "questions matched elsewhere": len(elsewhere),
     }
+
+
+def _end_to_end(grade: Callable[[str, str], Grade], by_key: dict[str, Card],
+                answers: list[GradedAnswer]) -> tuple[np.ndarray, set[str], set[str]]:
+    """Each answer's score with its question matched as `grade` matches it; the questions that
+    matched no card; those whose grade did not read the labelled card."""
+    scores, unmatched, elsewhere = [], set(), set()
+    labelled_ids = {key: card.id for key, card in by_key.items()}
+    for a in answers:
+        try:
+            result = grade(a.question, a.answer)
+        except InputError:
+            unmatched.add(a.question)
+            scores.append(0)
+            continue
+        if labelled_ids[a.card] not in {reference.card_id for reference in result.references}:
+            elsewhere.add(a.question)
+        scores.append(result.score)
+    return np.array(scores, float), unmatched, elsewhere

@@ -7,7 +7,9 @@ is read relative to a baseline measured for this very answer:
 0. The points checked are the card's bullets, its prose statements (a long one as its
    clauses: `_claims`) and its displayed formulas (`grading_points`). The answer is
    graded against the matched card and against the best other card retrieval gives for
-   that card's question (`companions`); the higher grade counts and names its card.
+   that card's question (`companions`), and against the cards the caller found answering the
+   question as asked (`also`: `grade` passes those retrieval marks as the same question);
+   the highest grade counts and names its card.
    Before anything is embedded, the answer's statements that say of one thing the question
    compares what either card says of another ("UDP 是面向连接的" against "TCP 是面向连接
    的…"), or that give a complexity the card gives otherwise and neither card gives at
@@ -337,9 +339,10 @@ class Grader:
         self._companions = _Recent(1024)
         self._recent_question_shares = _Recent(512)
 
-    def grade(self, card: Card, answer: str, question: str | None = None) -> Grade:
+    def grade(self, card: Card, answer: str, question: str | None = None, also: Sequence[Card] = ()) -> Grade:
         """Grade `answer` against `card`, or against the card the notes give beside it for
-        the same question when that one credits the answer more (see `companions`)."""
+        the same question when that one credits the answer more (see `companions`), or
+        against one of `also` (other cards that answer the question as asked)."""
         answer = (answer or "").strip()[:MAX_TEXT_CHARS]  # callers check; a direct caller is cut
         # the answer's terms, segmented once for the copy check and the lexical share
         answer_terms = set(terms(answer, variants=False))
@@ -347,7 +350,7 @@ class Grader:
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
-        references = (card, *self._companions_of(card))
+        references = tuple({c.id: c for c in (card, *self._companions_of(card), *also)}.values())
         conflicts = [conflict for reference in references
                      for conflict in self._conflicts(reference, answer, tuple(r for r in references if r is not reference))]
         shown: dict[str, Conflict] = {}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tutor.grading import Grader, GradingConfig, answer_segments, grading_points
-from tutor.service import Tutor
+from tutor.service import InputError, Tutor
 
 from ..conftest import ROOT, make_tutor
 
@@ -88,12 +88,62 @@ def test_question_matching_picks_the_closest_card(slice_tutor):
 
 
 def test_unknown_question_is_an_error(slice_tutor):
-    from tutor.service import InputError
-
     with pytest.raises(InputError, match="no card"):
         slice_tutor.grade("今天天气怎么样", "晴天")
     with pytest.raises(InputError, match="empty"):
         slice_tutor.grade("   ", "晴天")
+
+
+def _notes_tutor(tmp_path_factory, e5, *files: str) -> Tutor:
+    knowledge = tmp_path_factory.mktemp("notes")
+    for name in files:
+        shutil.copy(ROOT / "bench" / "data" / name, knowledge)
+    tutor = make_tutor(knowledge, tmp_path_factory.mktemp("notes-data"), e5)
+    tutor.ingest()
+    return tutor
+
+
+HALLUCINATION = "Why do LLMs hallucinate, and how can you reduce it?"
+HALLUCINATION_ANSWER = (
+    "The model is trained to produce fluent, likely text rather than to check facts, and its knowledge of rare or "
+    "recent facts is missing, so it fills the gaps with plausible inventions. Retrieval that grounds the answer in "
+    "documents, asking for sources, a lower temperature and training it to say it does not know all reduce it.")
+
+
+def test_a_question_in_the_other_language_is_graded_though_ask_declines_it(tmp_path_factory, e5):
+    """Chinese prose notes without English renderings: `ask` declines the English question
+    (e5 scores it low against Chinese text, and "LLMs" appears in no card), yet the learner
+    said which question they answered, so `grade` matches its card. Everyday chatter still
+    matches none."""
+    tutor = _notes_tutor(tmp_path_factory, e5, "prose_notes/rag_eval.md", "prose_notes/attention_pe.md")
+    assert tutor.retriever.search(HALLUCINATION) == []  # the case: ask says "not in my notes"
+    grade = tutor.grade(HALLUCINATION, HALLUCINATION_ANSWER)
+    assert tutor.card(grade.card_id).question == "大模型为什么会幻觉，怎么缓解？"
+    assert grade.score > tutor.grade(HALLUCINATION, "Dropout zeroes random activations during training.").score
+    for chatter in ("what's the weather like today?", "今天天气怎么样"):
+        with pytest.raises(InputError, match="no card"):
+            tutor.grade(chatter, "sunny, I think")
+
+
+LORA_ANSWER = (
+    "LoRA freezes the pretrained weight W and learns a low-rank update BA, A of shape r x d and B of shape d x r with r "
+    "much smaller than d. B starts at zero, so training starts from the original model; the update is scaled by "
+    "alpha / r, and after training BA is merged into W, so inference costs nothing extra.")
+
+
+def test_a_card_retrieval_shows_as_the_same_question_is_graded_against_too(tmp_path_factory, e5):
+    """"Explain how LoRA works." over Chinese notes puts "QLoRA 做了什么" first: a subheading
+    of "LoRA 的原理", whose words it carries. Retrieval marks the LoRA card as answering the
+    same question, so the answer is graded against it as well, and its grade counts."""
+    tutor = _notes_tutor(tmp_path_factory, e5, "crossling_notes/finetune_align.md")
+    hits = tutor.retriever.closest("Explain how LoRA works.")
+    assert hits[0].card.question == "QLoRA 做了什么"
+    lora = next(hit.card for hit in hits[1:] if hit.same_question)
+    assert lora.question == "LoRA 的原理"
+    grade = tutor.grade("Explain how LoRA works.", LORA_ANSWER)
+    assert grade.card_id == lora.id
+    assert [reference.card_id for reference in grade.references] == [lora.id, hits[0].card.id]
+    assert grade.score > tutor.grader.grade(hits[0].card, LORA_ANSWER, question="Explain how LoRA works.").score
 
 
 def test_grading_harness_reports_agreement_next_to_cosine(slice_tutor):
@@ -113,6 +163,17 @@ def test_grading_harness_reports_agreement_next_to_cosine(slice_tutor):
     assert result["fluent wrong answers"] == {"n": 1, "mean": wrong, "min": wrong, "max": wrong,
                                               "above 50": int(wrong > 50)}
     assert result["grade-5 answers on thin cards"] == {"n": 0}  # the BN card states four points
+    assert "end to end" not in result["all"]
+    # end to end: each question matched as `grade` matches it; an unmatched one scores 0
+    chatter = GradedAnswer(key, "今天天气怎么样", GOOD, 0, "off-topic", "zh")
+    matched = evaluate_grading(slice_tutor.grader, slice_tutor.embeddings, slice_tutor.retriever.cards,
+                               [*answers, chatter], grade=slice_tutor.grade)
+    assert matched["questions unmatched"] == 1 and matched["questions matched elsewhere"] == 0
+    # the labelled path grades the chatter row's good answer high; end to end it matched nothing
+    assert matched["all"]["end to end"]["spearman"] > matched["all"]["ours"]["spearman"]
+    assert matched["zh"]["end to end"]["spearman"] == spearman([5, 3, 1, 0, 0],
+                                                               [*(slice_tutor.grade(QUESTION, a.answer).score
+                                                                  for a in answers), 0])
 
 
 def test_a_notes_folder_with_one_card_still_grades_sensibly(tutor_for, notes_dir):
