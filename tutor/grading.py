@@ -350,7 +350,10 @@ class Grader:
         if not _has_content(answer) or _NON_ANSWERS.match(answer) or self._restates(answer_terms, asked):
             return self._result(card, question, 0, [], self._points_of(card))
 
-        references = tuple({c.id: c for c in (card, *self._companions_of(card), *also)}.values())
+        by_id: dict[str, Card] = {}
+        for reference in (card, *self._companions_of(card), *also):  # the first card of an id stays
+            by_id.setdefault(reference.id, reference)
+        references = tuple(by_id.values())
         conflicts = [conflict for reference in references
                      for conflict in self._conflicts(reference, answer, tuple(r for r in references if r is not reference))]
         shown: dict[str, Conflict] = {}

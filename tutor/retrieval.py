@@ -28,7 +28,7 @@ import numpy as np
 from .answerability import ENGLISH_FEATURES, EVIDENCE_RANKS, AnswerabilityModel, Evidence, gather_evidence
 from .embeddings import TutorEmbeddings
 from .english_opinion import EnglishEncoder
-from .index import RENDERING_ADVANTAGE, Index, largest
+from .index import Index, largest
 from .lexical import is_chinese, is_english
 from .notes import Card
 
@@ -137,7 +137,6 @@ class Lookup:
     hits: list[Hit]
     evidence: Evidence | None
     probability: float  # that the notes answer the query (the anchor rule gives 0 or 1)
-    answered: bool  # the probability clears the threshold of the model that decided
 
 class Retriever:
     """Searches one `Index` (read-only, so safe across threads); rebuilt after each sync."""
@@ -175,33 +174,10 @@ class Retriever:
     def search_vector(self, query: str, vector: np.ndarray, k: int = 3) -> list[Hit]:
         return self.lookup(query, vector, k).hits
 
-    def closest(self, query: str, k: int = 3) -> list[Hit]:
-        """The cards a question names when an answer to it is graded: up to `k`, the closest
-        first, the others marked when they answer the same question (`Hit.same_question`).
-
-        Unlike `search`, a doubtful decision does not leave the question without a card: the
-        learner says which question they answered, and the card meant is often judged "not
-        covered" when it is in the other language (an English question over Chinese notes
-        without renderings: "Why do LLMs hallucinate, and how can you reduce it?" against
-        "大模型为什么会幻觉，怎么缓解？", probability 0.01). Only a question that reads as
-        everyday chatter matches none: its best card is no closer than the nearest everyday
-        sentence, by more than e5's usual gap between languages when the card is in the other
-        language (`RENDERING_ADVANTAGE`; the question above stands 0.022 below the chatter)."""
-        query = query.strip()
-        if not query or not self.cards:
-            return []
-        lookup = self.lookup(query, self.embeddings.query(query), k, decide=False)
-        evidence = lookup.evidence
-        if not lookup.answered and evidence is not None and (
-                evidence.chatter_margin + RENDERING_ADVANTAGE * evidence.cross_lingual <= 0):
-            return []
-        return lookup.hits
-
-    def lookup(self, query: str, vector: np.ndarray, k: int = 3, decide: bool = True) -> Lookup:
-        """Up to `k` cards for a query already embedded, and why they were (not) given.
-        `decide=False`: the cards whatever the decision (`Lookup.answered` still says it)."""
+    def lookup(self, query: str, vector: np.ndarray, k: int = 3) -> Lookup:
+        """Up to `k` cards for a query already embedded, and why they were (not) given."""
         if not self.cards:
-            return Lookup([], None, 0.0, answered=False)
+            return Lookup([], None, 0.0)
         index, config = self.index, self.config
         dense = index.search_scores(vector, english_query=is_english(query))
         lexical_scores, coverage = index.lexical.scores(query) if config.use_lexical else ([0.0] * len(dense), 0.0)
@@ -221,9 +197,8 @@ class Retriever:
             probability = model.probability(evidence)
         else:
             probability = float(self.is_covered(vector, dense, coverage, query=query))
-        answered = probability >= threshold
-        if not answered and decide:
-            return Lookup([], evidence, probability, answered)
+        if probability < threshold:
+            return Lookup([], evidence, probability)
         best = fused[order[0]]
         chosen = [int(i) for i in order[: max(1, k)] if best - fused[i] <= config.relative_cutoff]
         same = self._same_question(chosen, fused)
@@ -232,7 +207,7 @@ class Retriever:
                 lexical=round(float(lexical_norm[i] * coverage), 4), same_question=rank > 0 and i in same)
             for rank, i in enumerate(chosen)
         ]
-        return Lookup(hits, evidence, probability, answered)
+        return Lookup(hits, evidence, probability)
 
     def _english_best(self, query: str, order: np.ndarray) -> float | None:
         """MiniLM's best cosine between the query and the cards' English questions, or None

@@ -218,10 +218,10 @@ class Tutor:
         return self.retriever.index.card(card_id)
 
     def grade(self, question: str, answer: str, user: str | None = None) -> Grade:
-        """Grade against the closest card (`Retriever.closest`) and the cards retrieval marks
-        as answering the same question (recorded as `user`'s attempt when given: see
-        `Learner.grade`). An empty answer, or a question no card matches (everyday chatter),
-        is an InputError."""
+        """Grade against the closest card and the cards retrieval marks as answering the same
+        question (recorded as `user`'s attempt when given: see `Learner.grade`). An empty
+        answer, or a question the notes do not cover (`ask` gives no card), is an
+        InputError."""
         if user is not None:
             return self.learner(user).grade(question, answer)
         return self._grade(question, answer)[2]
@@ -230,7 +230,7 @@ class Tutor:
         """The matched card, the checked answer and its grade."""
         question = check_text(question, "the question")
         answer = check_text(answer, "the answer")
-        hits = self.retriever.closest(question, k=GRADING_MATCHES)
+        hits = self.retriever.search(question, k=GRADING_MATCHES)
         if not hits:
             raise InputError(f"no card in the notes matches the question: {question[:80]}")
         card = hits[0].card
@@ -373,14 +373,14 @@ def _user(user: str) -> str:
 # An answer is graded against its card and the best other card `ask` gives for the card's
 # question (a learner's short note and a fuller card on the same question). Two, not three:
 # on the dev sets a third reference raised wrong answers' scores more than right ones'
-# (bench/eval_grading.py; README "How grading works").
+# (bench/eval_grading.py; README "Grading").
 GRADING_REFERENCES = 2
 # A question asked with its answer (`grade`) is matched to its closest card; those of the
 # closest three that retrieval shows as answering the same question are references too:
 # the question may be worded closer to a neighbouring card ("Explain how LoRA works." over
 # Chinese notes puts "QLoRA 做了什么", a subheading of "LoRA 的原理", first). On the dev
 # splits no set lost and the cross-language notes alone gained (bench/eval_grading.py, end to
-# end; README "How grading works").
+# end; README "Grading", "Matching the question").
 GRADING_MATCHES = 3
 
 

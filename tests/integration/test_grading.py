@@ -103,28 +103,6 @@ def _notes_tutor(tmp_path_factory, e5, *files: str) -> Tutor:
     return tutor
 
 
-HALLUCINATION = "Why do LLMs hallucinate, and how can you reduce it?"
-HALLUCINATION_ANSWER = (
-    "The model is trained to produce fluent, likely text rather than to check facts, and its knowledge of rare or "
-    "recent facts is missing, so it fills the gaps with plausible inventions. Retrieval that grounds the answer in "
-    "documents, asking for sources, a lower temperature and training it to say it does not know all reduce it.")
-
-
-def test_a_question_in_the_other_language_is_graded_though_ask_declines_it(tmp_path_factory, e5):
-    """Chinese prose notes without English renderings: `ask` declines the English question
-    (e5 scores it low against Chinese text, and "LLMs" appears in no card), yet the learner
-    said which question they answered, so `grade` matches its card. Everyday chatter still
-    matches none."""
-    tutor = _notes_tutor(tmp_path_factory, e5, "prose_notes/rag_eval.md", "prose_notes/attention_pe.md")
-    assert tutor.retriever.search(HALLUCINATION) == []  # the case: ask says "not in my notes"
-    grade = tutor.grade(HALLUCINATION, HALLUCINATION_ANSWER)
-    assert tutor.card(grade.card_id).question == "大模型为什么会幻觉，怎么缓解？"
-    assert grade.score > tutor.grade(HALLUCINATION, "Dropout zeroes random activations during training.").score
-    for chatter in ("what's the weather like today?", "今天天气怎么样"):
-        with pytest.raises(InputError, match="no card"):
-            tutor.grade(chatter, "sunny, I think")
-
-
 LORA_ANSWER = (
     "LoRA freezes the pretrained weight W and learns a low-rank update BA, A of shape r x d and B of shape d x r with r "
     "much smaller than d. B starts at zero, so training starts from the original model; the update is scaled by "
@@ -136,7 +114,7 @@ def test_a_card_retrieval_shows_as_the_same_question_is_graded_against_too(tmp_p
     of "LoRA 的原理", whose words it carries. Retrieval marks the LoRA card as answering the
     same question, so the answer is graded against it as well, and its grade counts."""
     tutor = _notes_tutor(tmp_path_factory, e5, "crossling_notes/finetune_align.md")
-    hits = tutor.retriever.closest("Explain how LoRA works.")
+    hits = tutor.retriever.search("Explain how LoRA works.")
     assert hits[0].card.question == "QLoRA 做了什么"
     lora = next(hit.card for hit in hits[1:] if hit.same_question)
     assert lora.question == "LoRA 的原理"
