@@ -227,7 +227,7 @@ def grading_points(card: Card) -> list[str]:
     statements = [*card.key_points, *key_points(prose)]
     claims = [claim for statement in statements
               for claim in ([statement] if statement in listed else _claims(statement))]
-    claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas and not is_reference(claim)]
+    claims = [claim for claim in dict.fromkeys(claims) if claim not in formulas]
     # formulas and code keep their place however long the prose: they are often the point
     points = claims[: max(0, MAX_KEY_POINTS - len(formulas))] + formulas[:MAX_KEY_POINTS]
     return points or [card.answer]
@@ -253,7 +253,9 @@ def _claims(statement: str) -> list[str]:
     back into pieces of at least half that many ("The OS saves the registers … into the
     PCB, | then the scheduler picks another process …"); a last piece of fewer than a
     quarter joins the one before it, a longer one stays its own. Each piece is one claim an
-    answer makes or not, where the whole sentence is only ever half made."""
+    answer makes or not, where the whole sentence is only ever half made. A piece that only
+    cites (`notes.is_reference`) is dropped: the statement as a whole passed that check in
+    `key_points`, its pieces did not."""
     if _content_words(statement) <= CLAIM_TERMS:
         return [statement]
     pieces, current = [], ""
@@ -268,7 +270,8 @@ def _claims(statement: str) -> list[str]:
             pieces[-1] += current
         else:
             pieces.append(current)
-    return [piece.strip().strip("，,；;：:").strip() for piece in pieces if piece.strip()]
+    pieces = [piece.strip().strip("，,；;：:").strip() for piece in pieces if piece.strip()]
+    return [piece for piece in pieces if not is_reference(piece)]
 
 
 def _content_words(text: str) -> int:
