@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import jieba
 import numpy as np
+import snowballstemmer
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -238,3 +239,14 @@ class LexicalIndex:
 
 
 _NO_POSTINGS = np.zeros(0, np.int32)
+
+
+_ENGLISH_STEMMER = snowballstemmer.stemmer("english")
+
+
+def stem(term: str) -> str:
+    """An English term (or word pair) by its words' Snowball stems: "hallucinate" and
+    "hallucination" ask about the same thing. Other terms as they are."""
+    if not term.isascii():
+        return term
+    return "_".join(_ENGLISH_STEMMER.stemWord(word) for word in term.split("_"))

@@ -385,4 +385,8 @@ GRADING_MATCHES = 3
 
 
 def _cards_for_question(retriever: Retriever, card: Card) -> list[Card]:
-    return [hit.card for hit in retriever.search(card.question, k=GRADING_REFERENCES)]
+    # Near ties as scored: asked its own question, a card leaves nothing unasked, so ordering
+    # by what a card's question asks beyond the query (Retriever._asked_first) would favour
+    # broader cards as its second reference, whose extra points are extra chances for a wrong
+    # answer; it was made for a learner's questions, not for this (README "Grading").
+    return [hit.card for hit in retriever.search(card.question, k=GRADING_REFERENCES, asked_first=False)]
