@@ -199,8 +199,9 @@ class Retriever:
         lexical_norm = lexical / lexical.max() if lexical.max() > 0 else lexical
         fused = dense + config.lexical_weight * lexical_norm * coverage
         order = largest(fused, max(k, EVIDENCE_RANKS, ASKED_FIRST_DEPTH))
+        query_terms = index.lexical.content_terms(query)
         evidence = gather_evidence(index, query, dense, order, float((self._anchors @ vector).max()),
-                                   index.lexical.content_terms(query), index.card_is_chinese)
+                                   query_terms, index.card_is_chinese)
         threshold = config.answer_probability
         if config.decision == "model":
             model = config.answerability
@@ -215,7 +216,7 @@ class Retriever:
             return Lookup([], evidence, probability)
         best = fused[order[0]]
         chosen = [int(i) for i in order[: max(k, ASKED_FIRST_DEPTH)] if best - fused[i] <= config.relative_cutoff]
-        chosen, ranked = self._asked_first(query, chosen, fused) if asked_first else (chosen, fused)
+        chosen, ranked = self._asked_first(query, query_terms, chosen, fused) if asked_first else (chosen, fused)
         chosen = chosen[: max(1, k)]
         same = self._same_question(chosen, fused)
         hits = [
@@ -242,24 +243,24 @@ class Retriever:
             log.warning("MiniLM failed on a question (%s); decided without its opinion", error)
             return None
 
-    def _asked_first(self, query: str, chosen: list[int], fused: np.ndarray) -> tuple[list[int], np.ndarray]:
+    def _asked_first(self, query: str, query_terms: list[str], chosen: list[int],
+                     fused: np.ndarray) -> tuple[list[int], dict[int, float]]:
         """The chosen cards reordered by their score less `specificity_weight` times the
-        share of their question's rare-term weight (IDF) that the query does not ask about,
-        and those scores (by card index). Two cards often score within a hair of each other,
-        one whose question is the query's and one whose question asks more (a scenario, a
-        follow-up, another model's variant: "pass@k 怎么算" beside "使用 DeepSeek-R1…为什么推荐
-        温度约 0.6…"); the one that asks no more than the query is the answer it wants. A
-        question is read in the query's language (a team card's English rendering for an
-        English query); one in the other language shares no term with the query, so it takes
-        the mean share of the others rather than a penalty for its language, and so does a
-        question without a rare term (nothing to compare); a query without one reorders
-        nothing."""
-        scores = fused.copy()
+        share of their question's rare-term weight (IDF) that the query (its `query_terms`,
+        `LexicalIndex.content_terms`) does not ask about, and those scores by card index.
+        Two cards often score within a hair of each other, one whose question is the query's
+        and one whose question asks more (a scenario, a follow-up, another model's variant:
+        "pass@k 怎么算" beside "使用 DeepSeek-R1…为什么推荐温度约 0.6…"); the one that asks no
+        more than the query is the answer it wants. A question is read in the query's
+        language (a team card's English rendering for an English query); one in the other
+        language shares no term with the query, so it takes the mean share of the others
+        rather than a penalty for its language, and so does a question without a rare term
+        (nothing to compare); a query without one reorders nothing."""
+        scores = {i: float(fused[i]) for i in chosen}
         weight = self.config.specificity_weight
         if weight <= 0 or len(chosen) < 2:
             return chosen, scores
-        lexical = self.index.lexical
-        asked = {stem(term) for term in (*lexical.content_terms(query), *lexical.content_terms(query, variants=False))}
+        asked = {stem(term) for term in (*query_terms, *self.index.lexical.content_terms(query, variants=False))}
         if not asked:
             return chosen, scores
         english = is_english(query)

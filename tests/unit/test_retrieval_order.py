@@ -34,6 +34,10 @@ def retriever(notes_dir, tmp_path):
     return tutor.retriever
 
 
+def _asked_first(retriever, query, chosen, fused):
+    return retriever._asked_first(query, retriever.index.lexical.content_terms(query), chosen, fused)
+
+
 def _positions(retriever):
     by_question = {card.question: i for i, card in enumerate(retriever.cards)}
     return (by_question["什么是 KV cache？"], by_question["长上下文推理时 KV cache 占多少显存？用 GQA 能省多少？"],
@@ -46,22 +50,22 @@ def test_a_near_tie_goes_to_the_card_that_asks_no_more_than_the_query(retriever)
     fused[[specific, general, english]] = 0.902, 0.900, 0.899
     chosen = [specific, general, english]
 
-    order, scores = retriever._asked_first("KV cache 是干什么的？", chosen, fused)
+    order, scores = _asked_first(retriever, "KV cache 是干什么的？", chosen, fused)
     assert order[0] == general
-    assert list(scores[order]) == sorted(scores[order], reverse=True)
-    unchanged, _ = Retriever(retriever.index, retriever.embeddings, RetrievalConfig(specificity_weight=0.0)) \
-        ._asked_first("KV cache 是干什么的？", chosen, fused)
+    assert [scores[i] for i in order] == sorted(scores.values(), reverse=True)
+    unchanged, _ = _asked_first(Retriever(retriever.index, retriever.embeddings, RetrievalConfig(specificity_weight=0.0)),
+                                "KV cache 是干什么的？", chosen, fused)
     assert unchanged == chosen
     # a clear lead is kept: the penalty only decides near ties
     fused[specific] = 0.95
-    assert retriever._asked_first("KV cache 是干什么的？", chosen, fused)[0][0] == specific
+    assert _asked_first(retriever, "KV cache 是干什么的？", chosen, fused)[0][0] == specific
 
 
 def test_a_question_in_the_other_language_takes_the_mean_share_not_a_penalty_for_its_language(retriever):
     general, specific, english = _positions(retriever)
     fused = np.zeros(len(retriever.cards))
     fused[[specific, general, english]] = 0.902, 0.900, 0.899
-    _, scores = retriever._asked_first("KV cache 是干什么的？", [specific, general, english], fused)
+    _, scores = _asked_first(retriever, "KV cache 是干什么的？", [specific, general, english], fused)
     shares = {i: (fused[i] - scores[i]) / retriever.config.specificity_weight for i in (general, specific)}
     # the general card's question is all asked ("KV cache"); the other asks about more
     assert retriever._question_terms(general, english=False)
@@ -81,9 +85,9 @@ def test_a_query_without_a_rare_term_reorders_nothing_and_a_question_without_one
     fused = np.zeros(len(retriever.cards))
     fused[[specific, general, english]] = 0.902, 0.900, 0.899
     chosen = [specific, general, english]
-    assert retriever._asked_first("是什么？", chosen, fused)[0] == chosen
+    assert _asked_first(retriever, "是什么？", chosen, fused)[0] == chosen
     retriever._question_term_cache[(general, False)] = []  # a question of common words only
-    _, scores = retriever._asked_first("KV cache 是干什么的？", chosen, fused)
+    _, scores = _asked_first(retriever, "KV cache 是干什么的？", chosen, fused)
     penalty = {i: fused[i] - scores[i] for i in chosen}
     # the one share there is (the specific card's) stands for the other two
     assert penalty[specific] > 0
