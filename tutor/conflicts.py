@@ -3,7 +3,7 @@
 Embeddings cannot see a wrong fact: "Post-LN puts the norm before the sublayer" and
 "Pre-LN puts the norm before the sublayer" are nearly the same vector, and so is the
 answer that swaps them (measured: bench/eval_grading.py's fluent wrong answers, and a
-swap test in the README's Grading section). What can be checked without a model is the
+swap test in docs/grading.md). What can be checked without a model is the
 commonest wrong fact of interview answers to "A 和 B 有什么区别": a property the note
 gives one of the compared things, said of the other.
 
@@ -51,8 +51,8 @@ gives one of the compared things, said of the other.
    ("MQA 缩小为 1/64" beside the GQA example's 1/8), which a first version flagged.
 
 Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
-its negation the other way round pass unseen (see the README for what was tried and
-measured).
+its negation the other way round pass unseen (see docs/grading.md for what was tried
+and measured).
 """
 from __future__ import annotations
 

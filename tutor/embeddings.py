@@ -277,7 +277,7 @@ def leave_cores_to_the_model() -> None:
     took the cores from the next embedding: on two cores `ask` cost 1.6-3.0x a bare query
     embedding and grading a one-sentence answer 4-6x one embedding of it, against 1.1-1.2x
     for both with BLAS on one thread (bench/bench.py prints both; three runs on
-    2026-12-01, README "Benchmarks"). The price is in
+    2026-12-01, docs/benchmarks.md). The price is in
     the largest products: four answer rows against the shipped notes' 2,320 chunks take
     0.45 ms on one thread (0.29 on two), against 309k chunks (100k cards) 108 ms (61 on
     two; random float32 matrices on a quiet machine, 2026-12-01).

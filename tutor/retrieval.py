@@ -1,21 +1,18 @@
 """Question -> the cards that answer it, or nothing when the notes do not cover it.
 
-Dense scores are exact cosine similarities against every chunk vector (read once from
-Chroma into memory: at note-collection scale an exact dot product is faster and more
-accurate than an ANN round trip). A card's dense score is its best chunk. The lexical
-index then adds a bounded bonus for rare exact terms the query shares with a card.
+Dense scores are exact cosine similarities against every chunk vector held in memory (at
+note-collection scale an exact dot product is faster and more accurate than an ANN round
+trip; from `index.EXACT_SCAN_CHUNKS` chunks up only the cards of the nearest chunks are
+scored). A card's dense score is its best chunk. The lexical index then adds a bounded bonus
+for rare exact terms the query shares with a card.
 
 Deciding "not in my notes" cannot rest on a fixed cosine: e5 similarities crowd into
-0.75-0.95 whatever the text. Two relative signals do the work instead:
-- the query's best card against its best match among a fixed set of everyday off-topic
-  sentences embedded by the same model (greetings, weather, food, travel...): a question
-  the notes cover resembles a card more than it resembles chatter;
-- the best card against the tenth best: a covered question has a card that stands out,
-  an uncovered one is about equally far from every card.
-Their sum must clear one global threshold, lowered by a fixed allowance when the query and
-the best card are in different languages (e5 aligns languages imperfectly, which shrinks
-both margins for the same relevance; the grader makes the same correction). A query whose rare terms mostly sit in one
-card (an exact term such as `O(n²d)`) is answered too, unless it is closer to chatter.
+0.75-0.95 whatever the text. A logistic model over measured signals decides instead
+(answerability.py; English questions with MiniLM's second opinion, english_opinion.py),
+fitted on dev splits by bench/fit_answerability.py. The earlier rule (`is_covered`: margins
+over everyday chatter and over the tenth best card) stays as an evaluation baseline
+(`RetrievalConfig.decision="anchors"`). Among the chosen cards, near ties go to the card
+whose question asks no more than the query (`_asked_first`).
 """
 from __future__ import annotations
 
@@ -83,7 +80,7 @@ class Hit:
 
 # Fitted by bench/fit_answerability.py on the dev splits (bench/data/realstyle_questions.jsonl
 # and blind_questions.jsonl split "dev", retrieval_dev.jsonl, uncovered_dev.jsonl and
-# offdomain_dev.jsonl); see README "How retrieval works".
+# offdomain_dev.jsonl); see docs/retrieval.md.
 FITTED_ANSWERABILITY = AnswerabilityModel(  # fitted on 598 dev queries (303 covered)
     means=(0.8739, 0.0306, 0.0279, 0.3410, 0.4548, 0.2459, 0.3939),
     spreads=(0.0423, 0.0406, 0.0198, 0.3545, 0.4980, 0.4020, 0.4710),

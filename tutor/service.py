@@ -373,14 +373,14 @@ def _user(user: str) -> str:
 # An answer is graded against its card and the best other card `ask` gives for the card's
 # question (a learner's short note and a fuller card on the same question). Two, not three:
 # on the dev sets a third reference raised wrong answers' scores more than right ones'
-# (bench/eval_grading.py; README "Grading").
+# (bench/eval_grading.py; docs/grading.md).
 GRADING_REFERENCES = 2
 # A question asked with its answer (`grade`) is matched to its closest card; those of the
 # closest three that retrieval shows as answering the same question are references too:
 # the question may be worded closer to a neighbouring card ("Explain how LoRA works." over
 # Chinese notes puts "QLoRA 做了什么", a subheading of "LoRA 的原理", first). On the dev
 # splits no set lost and the cross-language notes alone gained (bench/eval_grading.py, end to
-# end; README "Grading", "Matching the question").
+# end; docs/grading.md, "Matching the question").
 GRADING_MATCHES = 3
 
 
@@ -388,5 +388,5 @@ def _cards_for_question(retriever: Retriever, card: Card) -> list[Card]:
     # Near ties as scored: asked its own question, a card leaves nothing unasked, so ordering
     # by what a card's question asks beyond the query (Retriever._asked_first) would favour
     # broader cards as its second reference, whose extra points are extra chances for a wrong
-    # answer; it was made for a learner's questions, not for this (README "Grading").
+    # answer; it was made for a learner's questions, not for this (docs/grading.md).
     return [hit.card for hit in retriever.search(card.question, k=GRADING_REFERENCES, asked_first=False)]
