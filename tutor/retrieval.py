@@ -257,7 +257,9 @@ class Retriever:
         weight = self.config.specificity_weight
         if weight <= 0 or len(chosen) < 2:
             return chosen, scores
-        asked = {stem(term) for term in (*query_terms, *self.index.lexical.content_terms(query, variants=False))}
+        # the query's terms as `_question_terms` reads a question (`content_terms`, a hyphenated
+        # name by the spelling the notes hold), so a question term is asked when the query has it
+        asked = {stem(term) for term in query_terms}
         if not asked:
             return chosen, scores
         english = is_english(query)
