@@ -92,11 +92,17 @@ def test_the_notes_plug_into_langchain_as_a_retriever(slice_tutor):
 
     retriever = slice_tutor.as_retriever(k=2)
     assert isinstance(retriever, BaseRetriever)
-    documents = retriever.invoke("为什么 NLP 里一般不用 BatchNorm")
+    query = "为什么 NLP 里一般不用 BatchNorm"
+    documents = retriever.invoke(query)
+    # the chain sees what `ask` shows, in its order: a BatchNorm card first (the team's
+    # fuller card or the learner's own note, both answer it)
+    assert [d.metadata["id"] for d in documents] == [hit.card.id for hit in slice_tutor.ask(query, k=2).hits]
     best = documents[0]
-    assert 1 <= len(documents) <= 2 and best.metadata["question"] == "为什么NLP不用BN？"
-    card = slice_tutor.card(best.metadata["id"])
-    assert best.page_content == card.answer and best.metadata["source"] == card.source == "llm_interview_notes.md"
+    assert 1 <= len(documents) <= 2 and ("BN" in best.metadata["question"] or "BatchNorm" in best.metadata["question"])
+    for document in documents:
+        card = slice_tutor.card(document.metadata["id"])
+        assert document.page_content == card.answer and document.metadata["source"] == card.source
+        assert document.metadata["question"] == card.question and document.metadata["line"] == card.line
     assert retriever.invoke("今天天气怎么样") == []  # "not in my notes" holds in a chain too
 
 
