@@ -295,9 +295,12 @@ def _print_grade(grade) -> None:
     print(f"question: {grade.question}")
     print(f"matched:  {grade.source}")
     for conflict in grade.conflicts:
-        says = "give" if conflict.kind == ConflictKind.QUANTITY else "say this of"
-        print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — the notes {says} "
-              f"{conflict.instead}: \"{conflict.note}\"")
+        if conflict.kind == ConflictKind.PREMISE:
+            notes = f"the question asks why {conflict.subject} is not used; the notes' reason"
+        else:
+            notes = ("the notes give " if conflict.kind == ConflictKind.QUANTITY else "the notes say this of ") \
+                + conflict.instead
+        print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — {notes}: \"{conflict.note}\"")
     _print_points(grade.covered, grade.missed)
     for other in grade.references[1:]:
         print(f"also in your notes: {other.source}")

@@ -50,6 +50,13 @@ gives one of the compared things, said of the other.
    bits) are not checked: in these notes they are measurements, examples and arithmetic
    ("MQA 缩小为 1/64" beside the GQA example's 1/8), which a first version flagged.
 
+5. **A denied premise** (`_denied_premise`): a question that asks why a thing is not used
+   ("为什么NLP不用BN？", "Why don't NLP models use BatchNorm?") takes it as given; an answer
+   clause that says the thing works well or is what is used, in the field the question
+   names ("其实 BatchNorm 在 NLP 里效果更好", "most NLP models use BatchNorm"), without a
+   negation and not as the other side of a comparison ("better in CV than in NLP"), denies
+   it. The note's first statement (its main reason) is the one cited.
+
 Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
 its negation the other way round pass unseen (see docs/grading.md for what was tried
 and measured).
@@ -134,12 +141,15 @@ MIN_CLAIM_SHARE = 0.5
 class ConflictKind(StrEnum):
     SWAP = "swap"  # said of `subject`, what the note says of `instead`
     QUANTITY = "quantity"  # the quantity `subject` where the note gives `instead`
+    PREMISE = "premise"  # `subject` said to suit what the question asks why it does not
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """An answer's clause about `subject` that the note says of `instead` (a swap), or that
-    gives the quantity `subject` where the note gives `instead`."""
+    """An answer's clause about `subject` that the note says of `instead` (a swap), that
+    gives the quantity `subject` where the note gives `instead`, or that says `subject` works
+    well where the question asks why it is not used (a denied premise: `note` is the note's
+    first statement, `instead` the question)."""
 
     said: str
     note: str
@@ -347,17 +357,20 @@ def _spellings(name: str) -> frozenset[str]:
 
 
 def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float],
-                   other_notes: tuple[str, ...] = ()) -> list[Conflict]:
-    """The answer's clauses that say of one compared thing what the note says of another,
-    then those that give another complexity than the note and than `other_notes` (the
-    other card graded for the same question). `weight(word)`: how telling a shared word is
-    (the lexical index's IDF)."""
+                   other_notes: tuple[str, ...] = (), asked: str | None = None) -> list[Conflict]:
+    """The answer's clauses that deny the premise of the question as `asked` or of the
+    note's `question` (step 5), that say of one compared thing what the note says of
+    another, then those that give another complexity than the note and than `other_notes`
+    (the other card graded for the same question). `weight(word)`: how telling a shared
+    word is (the lexical index's IDF)."""
     read = _read_note(question, note)
     swaps: list[Conflict] = []
     if read.said_of:
         said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
         swaps = [conflict for conflict in said if conflict is not None]
-    return swaps + _wrong_quantities(note, answer, weight, other_notes)
+    premise = _denied_premise(asked, note, answer, weight) if asked else []
+    premise = premise or _denied_premise(question, note, answer, weight)
+    return premise + swaps + _wrong_quantities(note, answer, weight, other_notes)
 
 
 def _swap(clause: _Clause, read: _Note, weight: Callable[[str], float]) -> Conflict | None:
@@ -638,3 +651,114 @@ def _wrong_quantities(note: str, answer: str, weight: Callable[[str], float],
 @functools.lru_cache(maxsize=1024)
 def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
     return tuple(_quantity_clauses(without_code(note)))  # code constants are not claims
+
+
+# --- a denied premise (step 5) ------------------------------------------------------------
+
+_NAME = r"([A-Za-z][\w.+-]*)"
+_OBJECT = r"(?:a\s+|an\s+|the\s+)?" + _NAME
+# questions that ask why a thing is not used: the thing, as the question names it
+_WHY_NOT = tuple(re.compile(pattern, re.I) for pattern in (
+    r"(?:为什么|为何|为啥).*?(?:不|很少|极少)(?:用|使用|采用|选用)\s*" + _NAME,
+    r"(?:为什么|为何|为啥)\s*" + _NAME + r"\s*(?:不适合|不适用|不太适合)",
+    _NAME + r"\s*(?:为什么|为何|为啥)\s*(?:不适合|不适用|不太适合|很少用|不用)",
+    r"\bwhy\s+(?:is|are)\s+" + _OBJECT + r"\s+(?:not|rarely|seldom|never|hardly)\s+used",
+    r"\bwhy\s+(?:is|are)\s+" + _OBJECT
+    + r"\s+(?:a\s+(?:poor|bad)\s+fit|not\s+(?:a\s+good\s+fit|suitable)|unsuitable|avoided)",
+    r"\bwhy\s+(?:do|does)\s+[^?]*?\bavoid\s+" + _OBJECT,
+    r"\bwhy\s+(?:don't|doesn't|do\s+not|does\s+not)\s+[^?]*?\buse\s+" + _OBJECT,
+    r"\bwhy\s+not\s+(?:just\s+)?use\s+" + _OBJECT,
+))
+# what says a thing works well, after its name ("BN 在 NLP 里效果更好", "BatchNorm works better")
+_GOOD_AFTER = re.compile(r"更好|更优|更适合|更合适|更稳定|更有效|效果(?:很|非常|也|更)?好|表现(?:很|更)?好|好用|优于|胜过"
+                         r"|\b(?:works?|performs?)\s+(?:much\s+|even\s+|just\s+)?(?:better|well|fine)\b"
+                         r"|\bmore\s+(?:stable|suitable|effective|robust)\b|\bsuperior\b|\boutperforms?\b"
+                         r"|\b(?:widely|commonly|usually|typically)\s+used\b", re.I)
+# or that it is what is used, before it ("大模型都用 BatchNorm", "most models use BatchNorm")
+_USED_BEFORE = re.compile(r"(?:都|普遍|广泛|主要|大多|大都)(?:在)?(?:用|使用|采用)(?:的是)?\s*$"
+                          r"|\b(?:most|many|all|modern)\b[\w\s-]{0,40}\buse\s+(?:a\s+|the\s+)?$", re.I)
+# "better in CV than in NLP": the question's field named as the other side of a comparison
+_OTHER_SIDE = re.compile(r"(?:than|比|相比|相对于)\s*(?:in|for|on|with|在)?\s*(?:the\s+)?$", re.I)
+_CONTRAST = re.compile(r"但|不过|然而|而|\b(?:but|however|whereas|while|although|though)\b", re.I)
+# the words that ask it, which name no field
+_ASKING_WHY_NOT = frozenset("为什么 为何 为啥 不 不用 用 使用 采用 选用 很少 极少 一般 通常 往往 不适合 适合 不适用 适用 "
+                            "不太 "
+                            "used use using rarely seldom never hardly not poor bad fit good suitable unsuitable "
+                            "avoid avoided don't doesn't we you they people".split())
+# a word of the question this telling (IDF) names the field it asks about ("NLP"), not the
+# words of any question ("model", "use")
+MIN_FIELD_WEIGHT = 2.0
+
+
+def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
+    """The answer's clauses that say the thing the question asks why it is not used works
+    well, or is what is used, in the very field the question names: "为什么NLP不用BN？"
+    answered "BatchNorm 在 NLP 里效果更好". The clause must name the thing (by the question's
+    name, its capitals, or a CamelCase name of the note or answer whose capitals it is: BN,
+    BatchNorm), say it works well after it or is used before it, name a telling word of the
+    question besides the thing (the field: NLP), not as the other side of a comparison
+    ("better in CV than in NLP"), and carry no negation ("BN 在 NLP 里效果不好"). Without a
+    field word in the question nothing is checked: "BN 在 CV 里效果很好" is often part of a
+    right answer."""
+    found = next((m.group(1) for pattern in _WHY_NOT if (m := pattern.search(question))), None)
+    if found is None:
+        return []
+    thing = found.rstrip(".")
+    spelled = {thing: _spellings(thing)}
+    if thing.isupper():  # "BN": also the CamelCase names it abbreviates ("BatchNorm")
+        spelled |= {word: _spellings(word) for word in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]*)+\b", note + "\n" + answer)
+                    if "".join(re.findall(r"[A-Z]", word)) == thing}
+    names = _Names.of(spelled)
+    field = {term for term in terms(question, variants=False)
+             if "_" not in term and not names.names(term) and weight(term) >= MIN_FIELD_WEIGHT
+             and term not in _LATIN_STOP | _FUNCTION_WORDS | _ASKING_WHY_NOT}
+    if not field:
+        return []
+    statement = _first_statement(note)
+    conflicts = []
+    for sentence_start, sentence_end, stop_end in _spans(answer, _CLAUSE_END, 0, len(answer)):
+        for start, end, _ in _spans(answer, _CLAUSE_SPLIT, sentence_start, sentence_end):
+            clause = answer[start:end].strip(" \t-*•")
+            spans, _ = names.find(clause)
+            if not spans or not _affirms(clause, spans):
+                continue
+            before = answer[sentence_start:start]  # the setting often comes first: "In NLP, BN works well"
+            if not (_names_field(clause, field) or _names_field(before, field) and not _CONTRAST.search(before)):
+                continue
+            plain = clause.lower()
+            for name_start, name_end, _ in reversed(spans):  # a name is not a negation ("不可重复读")
+                plain = plain[:name_start] + " " * (name_end - name_start) + plain[name_end:]
+            if _NEGATION.search(_NOT_NEGATION.sub(lambda m: " " * len(m.group()), plain)):
+                continue
+            conflicts.append(Conflict(clause, statement, thing, question.strip(), (sentence_start, stop_end),
+                                      ConflictKind.PREMISE))
+            break  # one per sentence: it earns nothing either way
+    return conflicts
+
+
+def _affirms(clause: str, spans: list[tuple[int, int, str]]) -> bool:
+    """Whether the clause says the named thing works well (after its first name) or is what
+    is used (just before a name)."""
+    lower = clause.lower()
+    return bool(_GOOD_AFTER.search(lower, spans[0][1])) or any(_USED_BEFORE.search(lower[:start]) for start, _, _ in spans)
+
+
+def _names_field(clause: str, field: set[str]) -> bool:
+    """Whether the clause names one of the question's field words, other than after "than"."""
+    lower = clause.lower()
+    for term in terms(clause, variants=False):
+        if term in field:
+            at = lower.find(term)
+            if at >= 0 and not _OTHER_SIDE.search(lower[:at]):
+                return True
+    return False
+
+
+def _first_statement(note: str) -> str:
+    """The note's first sentence (its first bullet or line of prose): the reason it gives."""
+    text = without_code(note)
+    for start, end, _ in _spans(text, _CLAUSE_END, 0, len(text)):
+        sentence = text[start:end].strip(" \t-*•>#")
+        if len(re.sub(r"\W", "", sentence)) >= 4 and not sentence.startswith(("!", "[", "http", "<!--")):
+            return sentence
+    return note.strip()

@@ -122,6 +122,8 @@ SAYINGS = {
         "correction_code": "这个回答和笔记的要点差得比较远。笔记里给了{subject}的实现代码，你能写出它的关键几步吗？",
         "contradiction": "你说「{said}」，但笔记里这说的是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
         "wrong_quantity": "你说「{said}」，但笔记里是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
+        "premise": "你说「{said}」，但这道题问的正是为什么不用 {subject}，笔记里的理由是：「{note}」。"
+                   "{subject} 在这里有什么问题？",
     },
     "en": {
         "deeper": "Good. One level deeper: ",
@@ -132,8 +134,14 @@ SAYINGS = {
                          "Why {instead} and not {subject}?",
         "wrong_quantity": "You said \"{said}\", but the notes give {instead}: \"{note}\" "
                           "Why {instead} and not {subject}?",
+        "premise": "You said \"{said}\", but the question asks why {subject} is not used, and the notes give "
+                   "this reason: \"{note}\" What goes wrong with {subject} here?",
     },
 }
+
+# which of SAYINGS asks about each kind of wrong fact
+CONFLICT_SAYINGS = {ConflictKind.SWAP: "contradiction", ConflictKind.QUANTITY: "wrong_quantity",
+                    ConflictKind.PREMISE: "premise"}
 
 
 class FollowUpKind(StrEnum):
@@ -155,7 +163,7 @@ def follow_up(card: Card, grade: Grade, index: Index, skip_ids: set[str], langua
     words = SAYINGS[language]
     if grade.conflicts:  # a wrong fact first, however the rest went
         conflict = grade.conflicts[0]
-        saying = "wrong_quantity" if conflict.kind == ConflictKind.QUANTITY else "contradiction"
+        saying = CONFLICT_SAYINGS[conflict.kind]
         prompt = words[saying].format(said=_quote(conflict.said), note=_quote(conflict.note),
                                       subject=conflict.subject, instead=conflict.instead)
         point = next((p for p in grading_points(card) if conflict.about(p)), conflict.note)  # graded on the whole point

@@ -358,7 +358,8 @@ class Grader:
             by_id.setdefault(reference.id, reference)
         references = tuple(by_id.values())
         conflicts = [conflict for reference in references
-                     for conflict in self._conflicts(reference, answer, tuple(r for r in references if r is not reference))]
+                     for conflict in self._conflicts(reference, answer, tuple(r for r in references if r is not reference),
+                                                     question)]
         shown: dict[str, Conflict] = {}
         for conflict in conflicts:  # a statement at odds with both notes is named once (both points count)
             shown.setdefault(conflict.said, conflict)
@@ -446,14 +447,15 @@ class Grader:
     def _points_of(self, card: Card) -> list[str]:
         return grading_points(card) if self.config.whole_notes else list(card.key_points) or [card.answer]
 
-    def _conflicts(self, card: Card, answer: str, others: tuple[Card, ...]) -> list[Conflict]:
+    def _conflicts(self, card: Card, answer: str, others: tuple[Card, ...], asked: str | None) -> list[Conflict]:
         """What the answer says of one thing the card compares that the card says of another,
-        or a complexity the card gives otherwise and `others` (the other references) do not
-        give at all (module `conflicts`); the previous grader did not look."""
+        a complexity the card gives otherwise and `others` (the other references) do not
+        give at all, or a denial of what the question as `asked` (else the card's) takes as
+        given (module `conflicts`); the previous grader did not look."""
         if not self.config.whole_notes:
             return []
         return find_conflicts(card.question, card.answer, answer, self.index.lexical.idf,
-                              tuple(other.answer for other in others))
+                              tuple(other.answer for other in others), asked)
 
     def _companions_of(self, card: Card) -> tuple[Card, ...]:
         """The cards the notes give for `card`'s question besides it (asked once per card).

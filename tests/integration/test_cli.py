@@ -97,6 +97,19 @@ def test_grade_text_names_what_contradicts_the_notes(full_index):
                                               "reference", "source"}
 
 
+def test_grade_names_an_answer_that_denies_the_question_s_premise(full_index):
+    """"Why is BatchNorm not used in NLP?" answered "it works better in NLP": the sentence
+    earns nothing and the text output says the question asks why it is not used."""
+    data, _ = full_index
+    answer = ("Actually BatchNorm works better than LayerNorm for NLP: batch statistics are more stable, "
+              "variable sentence lengths do not matter, and most large language models use BatchNorm.")
+    result = run(["grade", "--question", "Why is BatchNorm not used in NLP?", "--answer", answer], data)
+    assert result.returncode == 0, result.stderr
+    score = int(result.stdout.split("/100")[0])
+    flagged = [line for line in result.stdout.splitlines() if "与笔记不符" in line]
+    assert score <= 10 and any("asks why BatchNorm is not used" in line for line in flagged), result.stdout
+
+
 def test_grade_json_and_batch(full_index, tmp_path):
     data, _ = full_index
     result = run(["grade", "--question", "为什么NLP不用BN？", "--answer",

@@ -69,6 +69,11 @@ def test_the_follow_up_depends_on_how_the_answer_went(slice_tutor):
     counted = followups.follow_up(card, replace(grade(80, points), conflicts=[wrong_number]), index, {card.id}, "en")
     assert counted.prompt == ('You said "LayerNorm 有 3 个参数", but the notes give 2: "LayerNorm 有 2 个参数" '
                               "Why 2 and not 3?")
+    denied = Conflict("RMSNorm 在这里效果更好", "LayerNorm 要减去均值", "RMSNorm", card.question, kind=ConflictKind.PREMISE)
+    premise = followups.follow_up(card, replace(grade(80, points), conflicts=[denied]), index, {card.id}, "zh")
+    assert premise.kind == FollowUpKind.CONTRADICTION and premise.reference.key_points == ("LayerNorm 要减去均值",)
+    assert premise.prompt == ("你说「RMSNorm 在这里效果更好」，但这道题问的正是为什么不用 RMSNorm，笔记里的理由是："
+                              "「LayerNorm 要减去均值」。RMSNorm 在这里有什么问题？")
 
 
 def test_an_interview_follows_up_in_the_band_of_each_grade(slice_tutor):

@@ -1,7 +1,7 @@
 """Claims said of the wrong compared thing (tutor/conflicts.py), without the model."""
 import pytest
 
-from tutor.conflicts import compared_terms, find_conflicts
+from tutor.conflicts import ConflictKind, compared_terms, find_conflicts
 from tutor.grading import _without
 
 
@@ -361,3 +361,54 @@ def test_a_wrong_quantity_is_taken_out_of_the_answer_like_a_swap():
     conflicts = find_conflicts("What is quicksort's running time?", QUICKSORT, answer, _weight)
     assert _without(answer, conflicts) == "It picks a pivot."
     assert conflicts[0].about("Quicksort's worst case is O(n^2), when the pivot is always the smallest")
+
+
+BN_NOTE = ("* 一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差\n"
+           "* LayerNorm 只在单个 token 内部归一化，没有这些问题。")
+
+
+def _premises(question: str, answer: str) -> list:
+    return [c for c in find_conflicts(question, BN_NOTE, answer, _weight) if c.kind == ConflictKind.PREMISE]
+
+
+def test_saying_the_thing_works_well_where_the_question_asks_why_it_is_not_used_denies_its_premise():
+    answer = "其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好，统计量更稳定。第二句话。"
+    conflicts = _premises("为什么NLP不用BN？", answer)
+    assert [(c.said, c.subject, c.note) for c in conflicts] == [
+        ("其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好", "BN", "一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")]
+    assert _without(answer, conflicts) == "第二句话。"  # its sentence earns nothing
+    assert conflicts[0].about("一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Why don't NLP models use BatchNorm?", "Actually most NLP models use BatchNorm, it is the standard."),
+    ("Why is BatchNorm not used in NLP?", "BatchNorm works better than LayerNorm for NLP."),
+    ("Why is BN a poor fit for NLP?", "In NLP, BatchNorm performs well as long as batches are large."),
+    ("为什么 NLP 里很少用 BN？", "NLP 的大模型其实都用 BN。"),
+])
+def test_the_premise_is_read_from_several_ways_of_asking_why_not(question, answer):
+    assert len(_premises(question, answer)) == 1
+
+
+@pytest.mark.parametrize("answer", [
+    "BN 在 CV 里效果很好，但是 NLP 里句子长度不一，padding 会污染统计量。",  # another field
+    "BatchNorm works better in CV than in NLP, because images have a fixed size.",  # NLP as the other side
+    "BatchNorm 在 NLP 里效果不好，统计量不稳定。",  # negated
+    "BatchNorm does not work well in NLP.",
+    "LayerNorm 在 NLP 里更稳定，所以大家都用 LayerNorm。",  # about the other thing
+])
+def test_what_agrees_with_the_premise_or_speaks_of_another_field_is_no_conflict(answer):
+    assert _premises("为什么NLP不用BN？", answer) == []
+
+
+def test_a_question_that_asks_no_why_not_or_names_no_field_has_no_premise_to_deny():
+    assert _premises("BN 和 LN 有什么区别？", "BatchNorm 在 NLP 里效果更好。") == []
+    assert _premises("为什么不用 BN？", "BatchNorm 效果更好。") == []  # no field: "BN 在 CV 里很好" is often right
+
+
+def test_the_premise_may_be_the_question_as_asked_rather_than_the_card_s():
+    answer = "其实大模型里 Post-LN 更稳定，效果更好。"
+    question = "Pre-LN 和 Post-LN 有什么区别？"
+    assert [c for c in find_conflicts(question, BN_NOTE, answer, _weight) if c.kind == ConflictKind.PREMISE] == []
+    conflicts = find_conflicts(question, BN_NOTE, answer, _weight, asked="为什么大模型都不用 Post-LN 了？")
+    assert [(c.kind, c.subject) for c in conflicts] == [(ConflictKind.PREMISE, "Post-LN")]

@@ -3,6 +3,7 @@ silently change a figure)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from collections import defaultdict
 
@@ -200,3 +201,19 @@ def test_all_shown_counts_the_queries_with_several_expected_cards():
     many = [Query("g", frozenset({"a", "b", "c", "d"}))]
     assert score_rankings(many, [["a", "b", "c"]], k=3)["all shown"] == 1.0
     assert score_rankings(many, [["a", "b", "z"]], k=3)["all shown"] == 0.0
+
+
+def test_the_why_not_answers_give_every_question_each_kind_once():
+    """whynot_answers.jsonl (bench/eval_conflicts.py): five kinds of answer per question, one
+    of them in the other language, so a flag rate per kind compares like with like."""
+    rows = [json.loads(line) for line in (DATA / "whynot_answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_question = defaultdict(list)
+    for row in rows:
+        assert row["answer"].strip() and row["lang"] == ("zh" if is_chinese(row["answer"]) else "en")
+        by_question[row["question"]].append(row)
+    assert len(by_question) == 12
+    for question, answers in by_question.items():
+        assert sorted(a["kind"] for a in answers) == ["correct", "correct-contrast", "partial", "wrong-other",
+                                                      "wrong-premise"], question
+        asked_in = "zh" if is_chinese(question) else "en"
+        assert sum(a["lang"] != asked_in for a in answers) == 1, question
