@@ -6,7 +6,8 @@ Each answer ({"question", "answer", "kind"} per line) is graded end to end, as `
 --question Q --answer A` does. Per answer kind the script prints how many answers there
 are, their mean score, and how many got a conflict of each kind (swap, quantity, premise):
 flags on right answers are false alarms, flags on wrong ones are catches. Questions the
-notes do not cover are counted apart. The default set, bench/data/whynot_answers.jsonl,
+notes do not cover are counted apart; then the thing each question asks why it is not
+used, as the premise check reads it. The default set, bench/data/whynot_answers.jsonl,
 asks why a thing is not used (see bench/data/WHYNOT.md); the grading sets can be read too.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from tutor.conflicts import ConflictKind
+from tutor.conflicts import ConflictKind, why_not_thing
 from tutor.errors import InputError
 from tutor.service import Tutor
 
@@ -35,11 +36,13 @@ def main() -> None:
         scores: dict[str, list[int]] = defaultdict(list)
         flagged: dict[str, dict[ConflictKind, int]] = defaultdict(lambda: defaultdict(int))
         unmatched: dict[str, int] = defaultdict(int)
+        asked: list[str] = []
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             item = json.loads(line)
             kind = item.get("kind", "")
+            asked.append(item["question"])
             try:
                 grade = tutor.grade(item["question"], item["answer"])
             except InputError:  # a question no card matches
@@ -54,6 +57,9 @@ def main() -> None:
                   + "".join(f"{flagged[kind][k]:10d}" for k in kinds))
         if unmatched:
             print(f"  questions no card matches (not graded): {dict(unmatched)}")
+        print("  the thing each question asks why it is not used (step 5; - when it asks no such thing):")
+        for question in dict.fromkeys(asked):
+            print(f"    {why_not_thing(question) or '-':24s} {question}")
 
 
 if __name__ == "__main__":

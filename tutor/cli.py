@@ -296,7 +296,7 @@ def _print_grade(grade) -> None:
     print(f"matched:  {grade.source}")
     for conflict in grade.conflicts:
         if conflict.kind == ConflictKind.PREMISE:
-            notes = f"the question asks why {conflict.subject} is not used; the notes' reason"
+            notes = f"the question asks why {conflict.subject} is not used; the notes say"
         else:
             notes = ("the notes give " if conflict.kind == ConflictKind.QUANTITY else "the notes say this of ") \
                 + conflict.instead

@@ -52,10 +52,11 @@ gives one of the compared things, said of the other.
 
 5. **A denied premise** (`_denied_premise`): a question that asks why a thing is not used
    ("为什么NLP不用BN？", "Why don't NLP models use BatchNorm?") takes it as given; an answer
-   clause that says the thing works well or is what is used, in the field the question
-   names ("其实 BatchNorm 在 NLP 里效果更好", "most NLP models use BatchNorm"), without a
-   negation and not as the other side of a comparison ("better in CV than in NLP"), denies
-   it. The note's first statement (its main reason) is the one cited.
+   clause about the thing that says it works well or is what is used, in the field the
+   question names ("其实 BatchNorm 在 NLP 里效果更好", "most NLP models use BatchNorm"),
+   without a negation, a report of what others think, or the field as the other side of a
+   comparison ("better in CV than in NLP"), denies it. Its sentence earns nothing; no note
+   point is taken out.
 
 Besides these, a reversed direction ("T 越大越尖锐"), an invented mechanism or a claim with
 its negation the other way round pass unseen (see docs/grading.md for what was tried
@@ -149,7 +150,7 @@ class Conflict:
     """An answer's clause about `subject` that the note says of `instead` (a swap), that
     gives the quantity `subject` where the note gives `instead`, or that says `subject` works
     well where the question asks why it is not used (a denied premise: `note` is the note's
-    first statement, `instead` the question)."""
+    first statement, shown beside it, `instead` the question)."""
 
     said: str
     note: str
@@ -160,7 +161,10 @@ class Conflict:
 
     def about(self, point: str) -> bool:
         """Whether `point` (a card's point as graded, Markdown stripped) is the statement the
-        answer contradicts, or part of it."""
+        answer contradicts, or part of it. A denied premise contradicts no one point: its
+        sentence earns nothing, the note's points stay to be made."""
+        if self.kind == ConflictKind.PREMISE:
+            return False
         note, point = _bare(self.note), _bare(point)
         return bool(point) and (note in point or point in note)
 
@@ -358,8 +362,8 @@ def _spellings(name: str) -> frozenset[str]:
 
 def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float],
                    other_notes: tuple[str, ...] = (), asked: str | None = None) -> list[Conflict]:
-    """The answer's clauses that deny the premise of the question as `asked` or of the
-    note's `question` (step 5), that say of one compared thing what the note says of
+    """The answer's clauses that deny the premise of the question as `asked` (else of the
+    note's `question`: the question a mock interview asks; step 5), that say of one compared thing what the note says of
     another, then those that give another complexity than the note and than `other_notes`
     (the other card graded for the same question). `weight(word)`: how telling a shared
     word is (the lexical index's IDF)."""
@@ -368,8 +372,7 @@ def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str]
     if read.said_of:
         said = (_swap(clause, read, weight) for clause in _clauses(answer, read.names) if clause.subject is not None)
         swaps = [conflict for conflict in said if conflict is not None]
-    premise = _denied_premise(asked, note, answer, weight) if asked else []
-    premise = premise or _denied_premise(question, note, answer, weight)
+    premise = _denied_premise(asked or question, note, answer, weight)
     return premise + swaps + _wrong_quantities(note, answer, weight, other_notes)
 
 
@@ -655,60 +658,93 @@ def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
 
 # --- a denied premise (step 5) ------------------------------------------------------------
 
-_NAME = r"([A-Za-z][\w.+-]*)"
+_NAME = r"([A-Za-z][A-Za-z0-9.+-]*(?:[ \t]+[A-Za-z][A-Za-z0-9.+-]*){0,2})"  # ASCII: "BN而用LN" is BN
 _OBJECT = r"(?:a\s+|an\s+|the\s+)?" + _NAME
 # questions that ask why a thing is not used: the thing, as the question names it
 _WHY_NOT = tuple(re.compile(pattern, re.I) for pattern in (
-    r"(?:为什么|为何|为啥).*?(?:不|很少|极少)(?:用|使用|采用|选用)\s*" + _NAME,
+    r"(?:为什么|为何|为啥)[^？?]*?(?:不|很少|极少|不能|不再)(?:用|使用|采用|选用)\s*" + _NAME,
     r"(?:为什么|为何|为啥)\s*" + _NAME + r"\s*(?:不适合|不适用|不太适合)",
     _NAME + r"\s*(?:为什么|为何|为啥)\s*(?:不适合|不适用|不太适合|很少用|不用)",
     r"\bwhy\s+(?:is|are)\s+" + _OBJECT + r"\s+(?:not|rarely|seldom|never|hardly)\s+used",
+    r"\bwhy\s+(?:isn't|aren't)\s+" + _OBJECT + r"\s+used",
     r"\bwhy\s+(?:is|are)\s+" + _OBJECT
     + r"\s+(?:a\s+(?:poor|bad)\s+fit|not\s+(?:a\s+good\s+fit|suitable)|unsuitable|avoided)",
     r"\bwhy\s+(?:do|does)\s+[^?]*?\bavoid\s+" + _OBJECT,
     r"\bwhy\s+(?:don't|doesn't|do\s+not|does\s+not)\s+[^?]*?\buse\s+" + _OBJECT,
     r"\bwhy\s+not\s+(?:just\s+)?use\s+" + _OBJECT,
 ))
+# where a captured name ends ("use MSE loss for classification": MSE loss), and what is no name
+_AFTER_NAME = frozenset("in for on with at to during when as instead anymore nowadays today now here there "
+                        "and or if because since while".split())
+_NOT_A_NAME = frozenset("it its they them this that these those such same one ones something anything "
+                        "everything more less bigger larger smaller using so very".split())
+_CAMEL_CASE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+(?:[A-Z][a-z]*)+(?![A-Za-z0-9])")  # "做BatchNorm" too
 # what says a thing works well, after its name ("BN 在 NLP 里效果更好", "BatchNorm works better")
 _GOOD_AFTER = re.compile(r"更好|更优|更适合|更合适|更稳定|更有效|效果(?:很|非常|也|更)?好|表现(?:很|更)?好|好用|优于|胜过"
                          r"|\b(?:works?|performs?)\s+(?:much\s+|even\s+|just\s+)?(?:better|well|fine)\b"
                          r"|\bmore\s+(?:stable|suitable|effective|robust)\b|\bsuperior\b|\boutperforms?\b"
                          r"|\b(?:widely|commonly|usually|typically)\s+used\b", re.I)
-# or that it is what is used, before it ("大模型都用 BatchNorm", "most models use BatchNorm")
+# or that it is what is used, just before it ("大模型都用 BatchNorm", "most models use BatchNorm")
 _USED_BEFORE = re.compile(r"(?:都|普遍|广泛|主要|大多|大都)(?:在)?(?:用|使用|采用)(?:的是)?\s*$"
                           r"|\b(?:most|many|all|modern)\b[\w\s-]{0,40}\buse\s+(?:a\s+|the\s+)?$", re.I)
+# a name right after these is what the clause compares with or replaces, not what it is about:
+# "LN 比 BN 更适合", "LayerNorm replaced BatchNorm", "用 LN 替代 BN 效果更好"
+_AS_OBJECT = re.compile(r"(?:比|相比于?|相对于|不同于|不像|替代|取代|代替|替换|换成|换掉|than|compared\s+(?:to|with)"
+                        r"|unlike|replac(?:e|es|ed|ing)|instead\s+of|over|versus|vs\.?|from)\s*(?:the\s+)?$", re.I)
+# a claim reported to be rejected: "有人认为 BN 在 NLP 里更好", "Many people think BatchNorm works better"
+_REPORTED = re.compile(r"认为|以为|觉得|有人说|常说|据说|误解|误区|\b(?:think|thinks|thought|believe[sd]?|assume[sd]?|myth"
+                       r"|misconception|claim[sed]*|said)\b", re.I)
 # "better in CV than in NLP": the question's field named as the other side of a comparison
-_OTHER_SIDE = re.compile(r"(?:than|比|相比|相对于)\s*(?:in|for|on|with|在)?\s*(?:the\s+)?$", re.I)
-_CONTRAST = re.compile(r"但|不过|然而|而|\b(?:but|however|whereas|while|although|though)\b", re.I)
+_OTHER_SIDE = re.compile(r"(?:than|比|相比|相对于|compared\s+(?:to|with))\s*(?:in|for|on|with|在)?\s*(?:the\s+)?$", re.I)
+# where a claim about another setting ends: "BN 在 CV 里效果很好，但在 NLP 里……"
+_CONTRAST = re.compile(r"但是?|不过|然而|(?<![因从然])而|\b(?:but|however|whereas|while|although|though|unlike|and)\b",
+                       re.I)
+_PREMISE_CLAUSE_SPLIT = re.compile(f"{_CLAUSE_SPLIT.pattern}|{_CONTRAST.pattern}", re.I)
 # the words that ask it, which name no field
 _ASKING_WHY_NOT = frozenset("为什么 为何 为啥 不 不用 用 使用 采用 选用 很少 极少 一般 通常 往往 不适合 适合 不适用 适用 "
-                            "不太 "
-                            "used use using rarely seldom never hardly not poor bad fit good suitable unsuitable "
-                            "avoid avoided don't doesn't we you they people".split())
+                            "不太 现在 如今 used use using rarely seldom never hardly not poor bad fit good suitable "
+                            "unsuitable avoid avoided don't doesn't we you they people".split())
 # a word of the question this telling (IDF) names the field it asks about ("NLP"), not the
-# words of any question ("model", "use")
-MIN_FIELD_WEIGHT = 2.0
+# words of many questions ("models", "loss", "large": IDF 2.2-2.3 in the shipped notes)
+MIN_FIELD_WEIGHT = 3.0
+
+
+def why_not_thing(question: str) -> str | None:
+    """The thing a question asks why it is not used ("为什么NLP不用BN？": BN; "Why don't we
+    use MSE loss for classification?": MSE loss), or None."""
+    for pattern in _WHY_NOT:
+        found = pattern.search(question)
+        if found is None:
+            continue
+        words = []
+        for word in found.group(1).split():
+            if word.lower() in _AFTER_NAME:
+                break
+            words.append(word.rstrip("."))
+        if words and words[0].lower() not in _NOT_A_NAME:
+            return " ".join(words)
+    return None
 
 
 def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
     """The answer's clauses that say the thing the question asks why it is not used works
     well, or is what is used, in the very field the question names: "为什么NLP不用BN？"
-    answered "BatchNorm 在 NLP 里效果更好". The clause must name the thing (by the question's
-    name, its capitals, or a CamelCase name of the note or answer whose capitals it is: BN,
-    BatchNorm), say it works well after it or is used before it, name a telling word of the
-    question besides the thing (the field: NLP), not as the other side of a comparison
-    ("better in CV than in NLP"), and carry no negation ("BN 在 NLP 里效果不好"). Without a
-    field word in the question nothing is checked: "BN 在 CV 里效果很好" is often part of a
-    right answer."""
-    found = next((m.group(1) for pattern in _WHY_NOT if (m := pattern.search(question))), None)
-    if found is None:
+    answered "BatchNorm 在 NLP 里效果更好". The thing must be one the note names (by the
+    question's name, its capitals, a short name inside it, or a CamelCase name of the note
+    or answer whose capitals it is: BN, BatchNorm). A clause (cut at commas and at "but /
+    但 / and") denies it when it is about the thing (not "LN 比 BN 更适合", "LayerNorm
+    replaced BatchNorm"), says it works well after it or is used just before it, names a
+    telling word of the question besides the thing (the field: NLP) — in the clause, or
+    before it in its sentence with no contrast between, not as the other side of a
+    comparison ("better in CV than in NLP") — and carries no negation and no report of what
+    others think ("有人认为 BN 更好"). Without a field word nothing is checked: "BN 在 CV 里效
+    果很好" is often part of a right answer."""
+    thing = why_not_thing(question)
+    if thing is None:
         return []
-    thing = found.rstrip(".")
-    spelled = {thing: _spellings(thing)}
-    if thing.isupper():  # "BN": also the CamelCase names it abbreviates ("BatchNorm")
-        spelled |= {word: _spellings(word) for word in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]*)+\b", note + "\n" + answer)
-                    if "".join(re.findall(r"[A-Z]", word)) == thing}
-    names = _Names.of(spelled)
+    names = _Names.of(_thing_spellings(thing, note + "\n" + answer))
+    if not names.find(note)[0]:
+        return []  # a thing the note never names is not the note's premise ("it", "batch")
     field = {term for term in terms(question, variants=False)
              if "_" not in term and not names.names(term) and weight(term) >= MIN_FIELD_WEIGHT
              and term not in _LATIN_STOP | _FUNCTION_WORDS | _ASKING_WHY_NOT}
@@ -717,45 +753,58 @@ def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str
     statement = _first_statement(note)
     conflicts = []
     for sentence_start, sentence_end, stop_end in _spans(answer, _CLAUSE_END, 0, len(answer)):
-        for start, end, _ in _spans(answer, _CLAUSE_SPLIT, sentence_start, sentence_end):
+        for start, end, _ in _spans(answer, _PREMISE_CLAUSE_SPLIT, sentence_start, sentence_end):
             clause = answer[start:end].strip(" \t-*•")
-            spans, _ = names.find(clause)
-            if not spans or not _affirms(clause, spans):
-                continue
             before = answer[sentence_start:start]  # the setting often comes first: "In NLP, BN works well"
-            if not (_names_field(clause, field) or _names_field(before, field) and not _CONTRAST.search(before)):
-                continue
-            plain = clause.lower()
-            for name_start, name_end, _ in reversed(spans):  # a name is not a negation ("不可重复读")
-                plain = plain[:name_start] + " " * (name_end - name_start) + plain[name_end:]
-            if _NEGATION.search(_NOT_NEGATION.sub(lambda m: " " * len(m.group()), plain)):
-                continue
-            conflicts.append(Conflict(clause, statement, thing, question.strip(), (sentence_start, stop_end),
-                                      ConflictKind.PREMISE))
-            break  # one per sentence: it earns nothing either way
+            if _denies(clause, names) and not _REPORTED.search(before) and (
+                    _names_field(clause, field) or (_names_field(before, field) and not _CONTRAST.search(before))):
+                conflicts.append(Conflict(clause, statement, thing, question.strip(), (sentence_start, stop_end),
+                                          ConflictKind.PREMISE))
+                break  # one per sentence: it earns nothing either way
     return conflicts
 
 
-def _affirms(clause: str, spans: list[tuple[int, int, str]]) -> bool:
-    """Whether the clause says the named thing works well (after its first name) or is what
-    is used (just before a name)."""
-    lower = clause.lower()
-    return bool(_GOOD_AFTER.search(lower, spans[0][1])) or any(_USED_BEFORE.search(lower[:start]) for start, _, _ in spans)
+def _thing_spellings(thing: str, text: str) -> dict[str, frozenset[str]]:
+    """The thing's names: itself, the capitalised short names inside a longer one ("MSE" of
+    "MSE loss"), and for an abbreviation the CamelCase names in `text` whose capitals it is."""
+    spelled = {thing: _spellings(thing)}
+    words = thing.split()
+    if len(words) > 1:
+        spelled |= {word: _spellings(word) for word in words if re.search(r"[A-Z].*[A-Z0-9]", word)}
+    if thing.isupper():  # "BN": also "BatchNorm"
+        spelled |= {word: _spellings(word) for word in _CAMEL_CASE.findall(text)
+                    if "".join(re.findall(r"[A-Z]", word)) == thing}
+    return spelled
 
 
-def _names_field(clause: str, field: set[str]) -> bool:
-    """Whether the clause names one of the question's field words, other than after "than"."""
+def _denies(clause: str, names: _Names) -> bool:
+    """Whether the clause says the thing works well or is what is used, about the thing
+    itself, without a negation or a report of what others think."""
+    spans, _ = names.find(clause)
     lower = clause.lower()
-    for term in terms(clause, variants=False):
-        if term in field:
-            at = lower.find(term)
-            if at >= 0 and not _OTHER_SIDE.search(lower[:at]):
-                return True
+    about = [(start, end) for start, end, _ in spans if not _AS_OBJECT.search(lower[:start])]
+    if not about or _REPORTED.search(lower[:about[0][0]]):
+        return False
+    if not (_GOOD_AFTER.search(lower, about[0][1]) or any(_USED_BEFORE.search(lower[:start]) for start, _ in about)):
+        return False
+    plain = lower
+    for name_start, name_end, _ in reversed(spans):  # a name is not a negation ("不可重复读")
+        plain = plain[:name_start] + " " * (name_end - name_start) + plain[name_end:]
+    return not _NEGATION.search(_NOT_NEGATION.sub(lambda m: " " * len(m.group()), plain))
+
+
+def _names_field(text: str, field: set[str]) -> bool:
+    """Whether `text` names one of the question's field words, other than after "than"."""
+    lower = text.lower()
+    for term in set(terms(text, variants=False)) & field:
+        pattern = re.escape(term) if _CJK_WORD.fullmatch(term) else rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])"
+        if any(not _OTHER_SIDE.search(lower[:m.start()]) for m in re.finditer(pattern, lower)):
+            return True
     return False
 
 
 def _first_statement(note: str) -> str:
-    """The note's first sentence (its first bullet or line of prose): the reason it gives."""
+    """The note's first sentence (its first bullet or line of prose), shown beside the claim."""
     text = without_code(note)
     for start, end, _ in _spans(text, _CLAUSE_END, 0, len(text)):
         sentence = text[start:end].strip(" \t-*•>#")

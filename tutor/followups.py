@@ -122,7 +122,7 @@ SAYINGS = {
         "correction_code": "这个回答和笔记的要点差得比较远。笔记里给了{subject}的实现代码，你能写出它的关键几步吗？",
         "contradiction": "你说「{said}」，但笔记里这说的是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
         "wrong_quantity": "你说「{said}」，但笔记里是 {instead}：「{note}」。为什么是 {instead} 而不是 {subject}？",
-        "premise": "你说「{said}」，但这道题问的正是为什么不用 {subject}，笔记里的理由是：「{note}」。"
+        "premise": "你说「{said}」，但这道题问的正是为什么不用 {subject}，笔记里说：「{note}」。"
                    "{subject} 在这里有什么问题？",
     },
     "en": {
@@ -134,8 +134,8 @@ SAYINGS = {
                          "Why {instead} and not {subject}?",
         "wrong_quantity": "You said \"{said}\", but the notes give {instead}: \"{note}\" "
                           "Why {instead} and not {subject}?",
-        "premise": "You said \"{said}\", but the question asks why {subject} is not used, and the notes give "
-                   "this reason: \"{note}\" What goes wrong with {subject} here?",
+        "premise": "You said \"{said}\", but the question asks why {subject} is not used, and the notes say: "
+                   "\"{note}\" What goes wrong with {subject} here?",
     },
 }
 

@@ -71,8 +71,9 @@ def test_the_follow_up_depends_on_how_the_answer_went(slice_tutor):
                               "Why 2 and not 3?")
     denied = Conflict("RMSNorm 在这里效果更好", "LayerNorm 要减去均值", "RMSNorm", card.question, kind=ConflictKind.PREMISE)
     premise = followups.follow_up(card, replace(grade(80, points), conflicts=[denied]), index, {card.id}, "zh")
+    # no one point is contradicted: the follow-up is graded on the statement shown
     assert premise.kind == FollowUpKind.CONTRADICTION and premise.reference.key_points == ("LayerNorm 要减去均值",)
-    assert premise.prompt == ("你说「RMSNorm 在这里效果更好」，但这道题问的正是为什么不用 RMSNorm，笔记里的理由是："
+    assert premise.prompt == ("你说「RMSNorm 在这里效果更好」，但这道题问的正是为什么不用 RMSNorm，笔记里说："
                               "「LayerNorm 要减去均值」。RMSNorm 在这里有什么问题？")
 
 

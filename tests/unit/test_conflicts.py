@@ -1,7 +1,7 @@
 """Claims said of the wrong compared thing (tutor/conflicts.py), without the model."""
 import pytest
 
-from tutor.conflicts import ConflictKind, compared_terms, find_conflicts
+from tutor.conflicts import ConflictKind, compared_terms, find_conflicts, why_not_thing
 from tutor.grading import _without
 
 
@@ -376,8 +376,8 @@ def test_saying_the_thing_works_well_where_the_question_asks_why_it_is_not_used_
     conflicts = _premises("为什么NLP不用BN？", answer)
     assert [(c.said, c.subject, c.note) for c in conflicts] == [
         ("其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好", "BN", "一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")]
-    assert _without(answer, conflicts) == "第二句话。"  # its sentence earns nothing
-    assert conflicts[0].about("一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")
+    assert _without(answer, conflicts) == "第二句话。"  # its sentence earns nothing ...
+    assert not conflicts[0].about("一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")  # ... no point
 
 
 @pytest.mark.parametrize("question, answer", [
@@ -408,7 +408,41 @@ def test_a_question_that_asks_no_why_not_or_names_no_field_has_no_premise_to_den
 
 def test_the_premise_may_be_the_question_as_asked_rather_than_the_card_s():
     answer = "其实大模型里 Post-LN 更稳定，效果更好。"
-    question = "Pre-LN 和 Post-LN 有什么区别？"
-    assert [c for c in find_conflicts(question, BN_NOTE, answer, _weight) if c.kind == ConflictKind.PREMISE] == []
-    conflicts = find_conflicts(question, BN_NOTE, answer, _weight, asked="为什么大模型都不用 Post-LN 了？")
+    question, note = "Pre-LN 和 Post-LN 有什么区别？", "Post-LN 在初始化时靠近输出层的梯度很大，必须依赖 warm-up。"
+    assert [c for c in find_conflicts(question, note, answer, _weight) if c.kind == ConflictKind.PREMISE] == []
+    conflicts = find_conflicts(question, note, answer, _weight, asked="为什么大模型都不用 Post-LN 了？")
     assert [(c.kind, c.subject) for c in conflicts] == [(ConflictKind.PREMISE, "Post-LN")]
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("为什么NLP不用BN？", "LN 比 BN 更适合 NLP，因为 LN 只在单个 token 内部归一化。"),  # BN is what LN is compared with
+    ("为什么NLP不用BN？", "所以在 NLP 里 LayerNorm 比 BatchNorm 更稳定。"),
+    ("为什么NLP不用BN？", "NLP 里用 LN 替代 BN 效果更好。"),  # what is replaced
+    ("为什么NLP不用BN？", "BN 在 CV 里效果很好但在 NLP 里有问题。"),
+    ("为什么NLP不用BN？", "有人认为 BN 在 NLP 里效果更好，其实 padding 会污染统计量。"),  # reported, to be rejected
+    ("Why is BatchNorm not used in NLP?", "For NLP, LayerNorm replaced BatchNorm because it is more stable."),
+    ("Why is BatchNorm not used in NLP?", "Many people think BatchNorm works better in NLP, but padding pollutes it."),
+    ("Why is BatchNorm not used in NLP?", "BatchNorm works well for images and poorly for NLP."),
+    ("Why is BatchNorm not used in NLP?", "In NLP, unlike in CV where BatchNorm works well, sentence lengths vary."),
+    ("Why is BatchNorm not used in NLP?", "BatchNorm is more effective in CV compared to NLP."),
+])
+def test_a_right_answer_that_compares_replaces_or_reports_the_thing_is_no_conflict(question, answer):
+    assert _premises(question, answer) == []
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("为什么NLP不用BN而用LN？", "BN"),  # a name is ASCII: the Chinese after it is not part of it
+    ("为什么很少用sigmoid作为激活函数？", "sigmoid"),
+    ("Why don't we use MSE loss for classification?", "MSE loss"),  # up to the preposition
+    ("Why is batch normalization not used in NLP?", "batch normalization"),
+    ("Why aren't RNNs used for long documents anymore?", "RNNs"),
+    ("Why don't NLP models use it?", None),  # a pronoun is no name
+    ("BN 和 LN 有什么区别？", None),
+])
+def test_the_thing_a_why_not_question_asks_about(question, thing):
+    assert why_not_thing(question) == thing
+
+
+def test_a_thing_the_note_never_names_is_not_its_premise():
+    # "batch" of "batch normalization" would otherwise flag "Large batch sizes work better for NLP models"
+    assert _premises("Why don't NLP models use batch normalization?", "Batch normalization works better in NLP.") == []

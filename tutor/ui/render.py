@@ -212,7 +212,7 @@ def _notes_say(conflict: Conflict) -> str:
     if conflict.kind == ConflictKind.QUANTITY:
         return f"笔记里是 {escape(conflict.instead)}："
     if conflict.kind == ConflictKind.PREMISE:
-        return f"而题目问的正是为什么不用 {escape(conflict.subject)}，笔记里的理由："
+        return f"而题目问的正是为什么不用 {escape(conflict.subject)}；笔记里说："
     return f"笔记里这是 {escape(conflict.instead)} 的："
 
 
