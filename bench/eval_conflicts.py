@@ -7,8 +7,9 @@ Each answer ({"question", "answer", "kind"} per line) is graded end to end, as `
 are, their mean score, and how many got a conflict of each kind (swap, quantity, premise):
 flags on right answers are false alarms, flags on wrong ones are catches. Questions the
 notes do not cover are counted apart; then the thing each question asks why it is not
-used, as the premise check reads it. The default set, bench/data/whynot_answers.jsonl,
-asks why a thing is not used (see bench/data/WHYNOT.md); the grading sets can be read too.
+used, as the premise check reads it. The default sets, bench/data/whynot_answers.jsonl and
+premise_probe.jsonl, answer questions that ask why a thing is not used (see
+bench/data/WHYNOT.md); the grading sets can be read too.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+", default=[DATA / "whynot_answers.jsonl"])
+    parser.add_argument("--data", type=Path, nargs="+",
+                        default=[DATA / "whynot_answers.jsonl", DATA / "premise_probe.jsonl"])
     args = parser.parse_args()
     tutor = Tutor()
     tutor.ingest()

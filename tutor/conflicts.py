@@ -660,9 +660,11 @@ def _note_quantities(note: str) -> tuple[_QuantityClause, ...]:
 
 _NAME = r"([A-Za-z][A-Za-z0-9.+-]*(?:[ \t]+[A-Za-z][A-Za-z0-9.+-]*){0,2})"  # ASCII: "BN而用LN" is BN
 _OBJECT = r"(?:a\s+|an\s+|the\s+)?" + _NAME
-# questions that ask why a thing is not used: the thing, as the question names it
+# questions that ask why a thing is not used: the thing, as the question names it; not "为什么
+# Post-LN 不用 warmup 会发散" or "why does it diverge if we don't use warmup" (the thing is needed)
 _WHY_NOT = tuple(re.compile(pattern, re.I) for pattern in (
-    r"(?:为什么|为何|为啥)[^？?]*?(?:不|很少|极少|不能|不再)(?:用|使用|采用|选用)\s*" + _NAME,
+    r"(?:为什么|为何|为啥)[^？?]*?(?:不|很少|极少|不能|不再)(?:用|使用|采用|选用)\s*" + _NAME
+    + r"(?![A-Za-z0-9.+-])(?!\s*(?:会|就|的话|时|的时候))",
     r"(?:为什么|为何|为啥)\s*" + _NAME + r"\s*(?:不适合|不适用|不太适合)",
     _NAME + r"\s*(?:为什么|为何|为啥)\s*(?:不适合|不适用|不太适合|很少用|不用)",
     r"\bwhy\s+(?:is|are)\s+" + _OBJECT + r"\s+(?:not|rarely|seldom|never|hardly)\s+used",
@@ -670,11 +672,12 @@ _WHY_NOT = tuple(re.compile(pattern, re.I) for pattern in (
     r"\bwhy\s+(?:is|are)\s+" + _OBJECT
     + r"\s+(?:a\s+(?:poor|bad)\s+fit|not\s+(?:a\s+good\s+fit|suitable)|unsuitable|avoided)",
     r"\bwhy\s+(?:do|does)\s+[^?]*?\bavoid\s+" + _OBJECT,
-    r"\bwhy\s+(?:don't|doesn't|do\s+not|does\s+not)\s+[^?]*?\buse\s+" + _OBJECT,
+    r"\bwhy\s+(?:don't|doesn't|do\s+not|does\s+not)\s+(?:(?!\b(?:if|unless|when|without)\b)[^?])*?\buse\s+"
+    + _OBJECT,
     r"\bwhy\s+not\s+(?:just\s+)?use\s+" + _OBJECT,
 ))
 # where a captured name ends ("use MSE loss for classification": MSE loss), and what is no name
-_AFTER_NAME = frozenset("in for on with at to during when as instead anymore nowadays today now here there "
+_AFTER_NAME = frozenset("in for on with without at to during when as instead anymore nowadays today now here there "
                         "and or if because since while".split())
 _NOT_A_NAME = frozenset("it its they them this that these those such same one ones something anything "
                         "everything more less bigger larger smaller using so very".split())
@@ -694,8 +697,17 @@ _AS_OBJECT = re.compile(r"(?:比|相比于?|相对于|不同于|不像|替代|�
 # a claim reported to be rejected: "有人认为 BN 在 NLP 里更好", "Many people think BatchNorm works better"
 _REPORTED = re.compile(r"认为|以为|觉得|有人说|常说|据说|误解|误区|\b(?:think|thinks|thought|believe[sd]?|assume[sd]?|myth"
                        r"|misconception|claim[sed]*|said)\b", re.I)
-# "better in CV than in NLP": the question's field named as the other side of a comparison
-_OTHER_SIDE = re.compile(r"(?:than|比|相比|相对于|compared\s+(?:to|with))\s*(?:in|for|on|with|在)?\s*(?:the\s+)?$", re.I)
+# "better in CV than (it does) in NLP", "比在 NLP 里": the question's field named as the other
+# side of a comparison
+_OTHER_SIDE = re.compile(r"(?:than|比|相比于?|相较于?|相对于|比起|compared\s+(?:to|with))\s*"
+                         r"(?:(?:it|they|does|do|did|is|are|was|were|in|for|on|with|at|the|在|对)\b\s*)*$", re.I)
+# a clause about somewhere else than the field ("除了 NLP，…", "outside NLP"), or about what
+# would be ("如果 batch 足够大，BN 在 NLP 里也会更好", "if batches were fixed, BN would work")
+_ELSEWHERE = re.compile(r"除了|以外|之外|\b(?:outside|apart\s+from|except|other\s+than|besides)\b", re.I)
+_HYPOTHETICAL = re.compile(r"如果|假如|假设|若|即使|即便|只要|要是|倘若|\b(?:if|unless|would|could|might"
+                           r"|as\s+long\s+as|provided)\b", re.I)
+# what the question says is used instead ("为什么不用 ReLU 而用 SwiGLU"): not the field
+_INSTEAD = re.compile(r"(?:而用|而是|改用|instead\s+of|in\s+favou?r\s+of|rather\s+than|over)(.*)$", re.I)
 # where a claim about another setting ends: "BN 在 CV 里效果很好，但在 NLP 里……"
 _CONTRAST = re.compile(r"但是?|不过|然而|(?<![因从然])而|\b(?:but|however|whereas|while|although|though|unlike|and)\b",
                        re.I)
@@ -703,7 +715,7 @@ _PREMISE_CLAUSE_SPLIT = re.compile(f"{_CLAUSE_SPLIT.pattern}|{_CONTRAST.pattern}
 # the words that ask it, which name no field
 _ASKING_WHY_NOT = frozenset("为什么 为何 为啥 不 不用 用 使用 采用 选用 很少 极少 一般 通常 往往 不适合 适合 不适用 适用 "
                             "不太 现在 如今 used use using rarely seldom never hardly not poor bad fit good suitable "
-                            "unsuitable avoid avoided don't doesn't we you they people".split())
+                            "unsuitable avoid avoided don't doesn't we you they people during favor favour".split())
 # a word of the question this telling (IDF) names the field it asks about ("NLP"), not the
 # words of many questions ("models", "loss", "large": IDF 2.2-2.3 in the shipped notes)
 MIN_FIELD_WEIGHT = 3.0
@@ -729,24 +741,29 @@ def why_not_thing(question: str) -> str | None:
 def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str], float]) -> list[Conflict]:
     """The answer's clauses that say the thing the question asks why it is not used works
     well, or is what is used, in the very field the question names: "为什么NLP不用BN？"
-    answered "BatchNorm 在 NLP 里效果更好". The thing must be one the note names (by the
-    question's name, its capitals, a short name inside it, or a CamelCase name of the note
-    or answer whose capitals it is: BN, BatchNorm). A clause (cut at commas and at "but /
-    但 / and") denies it when it is about the thing (not "LN 比 BN 更适合", "LayerNorm
-    replaced BatchNorm"), says it works well after it or is used just before it, names a
-    telling word of the question besides the thing (the field: NLP) — in the clause, or
-    before it in its sentence with no contrast between, not as the other side of a
-    comparison ("better in CV than in NLP") — and carries no negation and no report of what
-    others think ("有人认为 BN 更好"). Without a field word nothing is checked: "BN 在 CV 里效
-    果很好" is often part of a right answer."""
+    answered "BatchNorm 在 NLP 里效果更好". A false alarm zeroes a right sentence, so every
+    condition leans towards silence:
+    - the thing is one the note names (by the question's name, its capitals, a short name
+      inside it, or a CamelCase name of the note or answer whose capitals it is: BN,
+      BatchNorm);
+    - the field is a word of the question the note uses too, telling enough (IDF ≥
+      `MIN_FIELD_WEIGHT`), not the thing nor what the question says is used instead; without
+      one nothing is checked ("BN 在 CV 里效果很好" is often part of a right answer);
+    - the answer is cut into clauses at commas and contrast words (但 / 而 / but / and…); a
+      clause denies the premise when it is about the thing (`_denies`), names the field
+      itself, not as the other side of a comparison ("better in CV than in NLP"), and is
+      not about elsewhere ("除了 NLP", "outside NLP"), not hypothetical ("如果…", "would"),
+      not a report of what others think ("有人认为…"), and has no negation."""
     thing = why_not_thing(question)
     if thing is None:
         return []
     names = _Names.of(_thing_spellings(thing, note + "\n" + answer))
     if not names.find(note)[0]:
-        return []  # a thing the note never names is not the note's premise ("it", "batch")
-    field = {term for term in terms(question, variants=False)
-             if "_" not in term and not names.names(term) and weight(term) >= MIN_FIELD_WEIGHT
+        return []  # a thing the note never names is not the note's premise
+    instead = _INSTEAD.search(question)
+    field = ({term for term in terms(question, variants=False)} & set(terms(note, variants=False))) - {
+        term for term in terms(instead.group(1) if instead else "", variants=False)}
+    field = {term for term in field if "_" not in term and not names.names(term) and weight(term) >= MIN_FIELD_WEIGHT
              and term not in _LATIN_STOP | _FUNCTION_WORDS | _ASKING_WHY_NOT}
     if not field:
         return []
@@ -755,12 +772,13 @@ def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str
     for sentence_start, sentence_end, stop_end in _spans(answer, _CLAUSE_END, 0, len(answer)):
         for start, end, _ in _spans(answer, _PREMISE_CLAUSE_SPLIT, sentence_start, sentence_end):
             clause = answer[start:end].strip(" \t-*•")
-            before = answer[sentence_start:start]  # the setting often comes first: "In NLP, BN works well"
-            if _denies(clause, names) and not _REPORTED.search(before) and (
-                    _names_field(clause, field) or (_names_field(before, field) and not _CONTRAST.search(before))):
-                conflicts.append(Conflict(clause, statement, thing, question.strip(), (sentence_start, stop_end),
-                                          ConflictKind.PREMISE))
-                break  # one per sentence: it earns nothing either way
+            context = answer[sentence_start:end]  # "有人认为，…", "如果 batch 足够大，…" come first
+            if (_REPORTED.search(context) or _HYPOTHETICAL.search(context) or _ELSEWHERE.search(clause)
+                    or not _names_field(clause, field) or not _denies(clause, names)):
+                continue
+            conflicts.append(Conflict(clause, statement, thing, question.strip(), (sentence_start, stop_end),
+                                      ConflictKind.PREMISE))
+            break  # one per sentence: it earns nothing either way
     return conflicts
 
 
@@ -779,11 +797,13 @@ def _thing_spellings(thing: str, text: str) -> dict[str, frozenset[str]]:
 
 def _denies(clause: str, names: _Names) -> bool:
     """Whether the clause says the thing works well or is what is used, about the thing
-    itself, without a negation or a report of what others think."""
+    itself (not what it is compared with or replaced by, nor a name it only qualifies: "BN
+    的改进版 PowerNorm 效果更好"), without a negation."""
     spans, _ = names.find(clause)
     lower = clause.lower()
-    about = [(start, end) for start, end, _ in spans if not _AS_OBJECT.search(lower[:start])]
-    if not about or _REPORTED.search(lower[:about[0][0]]):
+    about = [(start, end) for start, end, _ in spans
+             if not _AS_OBJECT.search(lower[:start]) and not re.match(r"\s*的", lower[end:])]
+    if not about:
         return False
     if not (_GOOD_AFTER.search(lower, about[0][1]) or any(_USED_BEFORE.search(lower[:start]) for start, _ in about)):
         return False

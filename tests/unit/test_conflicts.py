@@ -363,7 +363,7 @@ def test_a_wrong_quantity_is_taken_out_of_the_answer_like_a_swap():
     assert conflicts[0].about("Quicksort's worst case is O(n^2), when the pivot is always the smallest")
 
 
-BN_NOTE = ("* 一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差\n"
+BN_NOTE = ("* NLP 里一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差\n"
            "* LayerNorm 只在单个 token 内部归一化，没有这些问题。")
 
 
@@ -375,15 +375,15 @@ def test_saying_the_thing_works_well_where_the_question_asks_why_it_is_not_used_
     answer = "其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好，统计量更稳定。第二句话。"
     conflicts = _premises("为什么NLP不用BN？", answer)
     assert [(c.said, c.subject, c.note) for c in conflicts] == [
-        ("其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好", "BN", "一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")]
+        ("其实 BatchNorm 在 NLP 里效果比 LayerNorm 更好", "BN", "NLP 里一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")]
     assert _without(answer, conflicts) == "第二句话。"  # its sentence earns nothing ...
-    assert not conflicts[0].about("一个batch中不同句子长度不等，补0后对这样的batch做BatchNorm，反而会加大特征的方差")  # ... no point
+    assert not conflicts[0].about(conflicts[0].note)  # ... and no note point is taken out
 
 
 @pytest.mark.parametrize("question, answer", [
     ("Why don't NLP models use BatchNorm?", "Actually most NLP models use BatchNorm, it is the standard."),
     ("Why is BatchNorm not used in NLP?", "BatchNorm works better than LayerNorm for NLP."),
-    ("Why is BN a poor fit for NLP?", "In NLP, BatchNorm performs well as long as batches are large."),
+    ("Why is BN a poor fit for NLP?", "BatchNorm performs well in NLP."),
     ("为什么 NLP 里很少用 BN？", "NLP 的大模型其实都用 BN。"),
 ])
 def test_the_premise_is_read_from_several_ways_of_asking_why_not(question, answer):
@@ -408,7 +408,7 @@ def test_a_question_that_asks_no_why_not_or_names_no_field_has_no_premise_to_den
 
 def test_the_premise_may_be_the_question_as_asked_rather_than_the_card_s():
     answer = "其实大模型里 Post-LN 更稳定，效果更好。"
-    question, note = "Pre-LN 和 Post-LN 有什么区别？", "Post-LN 在初始化时靠近输出层的梯度很大，必须依赖 warm-up。"
+    question, note = "Pre-LN 和 Post-LN 有什么区别？", "大模型用 Post-LN 时靠近输出层的梯度很大，必须依赖 warm-up。"
     assert [c for c in find_conflicts(question, note, answer, _weight) if c.kind == ConflictKind.PREMISE] == []
     conflicts = find_conflicts(question, note, answer, _weight, asked="为什么大模型都不用 Post-LN 了？")
     assert [(c.kind, c.subject) for c in conflicts] == [(ConflictKind.PREMISE, "Post-LN")]
@@ -425,6 +425,15 @@ def test_the_premise_may_be_the_question_as_asked_rather_than_the_card_s():
     ("Why is BatchNorm not used in NLP?", "BatchNorm works well for images and poorly for NLP."),
     ("Why is BatchNorm not used in NLP?", "In NLP, unlike in CV where BatchNorm works well, sentence lengths vary."),
     ("Why is BatchNorm not used in NLP?", "BatchNorm is more effective in CV compared to NLP."),
+    # the field in an earlier clause of its own: the claim is about CV
+    ("为什么NLP不用BN？", "NLP 里序列是变长的，还有大量 padding，BatchNorm 更适合 CV 这种固定尺寸的输入。"),
+    ("为什么NLP不用BN？", "在 NLP 里 LN 效果更好，BN 更适合 CV。"),
+    ("为什么NLP不用BN？", "除了 NLP，BN 在 CV 里效果很好。"),  # somewhere else
+    ("为什么NLP不用BN？", "BN 在 CV 里比在 NLP 里效果更好。"),
+    ("Why don't NLP models use BatchNorm?", "BatchNorm works much better in vision than it does in NLP."),
+    ("为什么NLP不用BN？", "如果 batch 足够大、序列等长，BN 在 NLP 里效果也会更好一些。"),  # hypothetical
+    ("Why don't NLP models use BatchNorm?", "With fixed-length batches, BatchNorm would work fine for NLP."),
+    ("为什么NLP不用BN？", "在 NLP 任务上，BN 的改进版 PowerNorm 效果更好。"),  # BN only qualifies PowerNorm
 ])
 def test_a_right_answer_that_compares_replaces_or_reports_the_thing_is_no_conflict(question, answer):
     assert _premises(question, answer) == []
@@ -437,6 +446,8 @@ def test_a_right_answer_that_compares_replaces_or_reports_the_thing_is_no_confli
     ("Why is batch normalization not used in NLP?", "batch normalization"),
     ("Why aren't RNNs used for long documents anymore?", "RNNs"),
     ("Why don't NLP models use it?", None),  # a pronoun is no name
+    ("为什么 Post-LN 不用 warmup 会发散？", None),  # warmup is needed, not unused
+    ("Why doesn't Post-LN training converge if we don't use warmup?", None),
     ("BN 和 LN 有什么区别？", None),
 ])
 def test_the_thing_a_why_not_question_asks_about(question, thing):
@@ -446,3 +457,8 @@ def test_the_thing_a_why_not_question_asks_about(question, thing):
 def test_a_thing_the_note_never_names_is_not_its_premise():
     # "batch" of "batch normalization" would otherwise flag "Large batch sizes work better for NLP models"
     assert _premises("Why don't NLP models use batch normalization?", "Batch normalization works better in NLP.") == []
+
+
+def test_what_the_question_says_is_used_instead_is_not_its_field():
+    note = "NLP 里现在的大模型用 SwiGLU 而不是 ReLU：SwiGLU 的门控表达能力更强。"
+    assert find_conflicts("为什么大模型不用ReLU而用SwiGLU？", note, "ReLU 计算上优于 SwiGLU。", _weight) == []

@@ -217,3 +217,10 @@ def test_the_why_not_answers_give_every_question_each_kind_once():
                                                       "wrong-premise"], question
         asked_in = "zh" if is_chinese(question) else "en"
         assert sum(a["lang"] != asked_in for a in answers) == 1, question
+
+
+def test_the_premise_probe_pairs_why_not_questions_with_right_and_wrong_answers():
+    rows = [json.loads(line) for line in (DATA / "premise_probe.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {row["kind"] for row in rows} == {"right", "wrong-premise"}
+    assert all(row["question"].strip() and row["answer"].strip() for row in rows)
+    assert sum(row["kind"] == "right" for row in rows) == 84
