@@ -389,5 +389,5 @@ def test_a_property_said_of_the_other_compared_thing_earns_nothing_and_is_named(
     assert swapped.score <= 20
 
     unchecked = copy.copy(grader)
-    unchecked._conflicts = lambda card, answer, others: []  # what embeddings alone make of it
+    unchecked._conflicts = lambda card, answer, others, asked: []  # what embeddings alone make of it
     assert unchecked.grade(card, SWAPPED).score >= right.score - 15
