@@ -290,16 +290,17 @@ def _grade_items(path: Path):
         yield number, item, None
 
 
+# what the notes say against each kind of wrong fact, before the note's statement
+_NOTES_SAY = {ConflictKind.SWAP: "the notes say this of {instead}", ConflictKind.QUANTITY: "the notes give {instead}",
+              ConflictKind.PREMISE: "the question asks why {subject} is not used; the notes say"}
+
+
 def _print_grade(grade) -> None:
     print(f"{grade.score}/100  {grade.verdict}")
     print(f"question: {grade.question}")
     print(f"matched:  {grade.source}")
     for conflict in grade.conflicts:
-        if conflict.kind == ConflictKind.PREMISE:
-            notes = f"the question asks why {conflict.subject} is not used; the notes say"
-        else:
-            notes = ("the notes give " if conflict.kind == ConflictKind.QUANTITY else "the notes say this of ") \
-                + conflict.instead
+        notes = _NOTES_SAY[conflict.kind].format(subject=conflict.subject, instead=conflict.instead)
         print(f"  ⚠ 与笔记不符 contradicts your notes: \"{conflict.said}\" — {notes}: \"{conflict.note}\"")
     _print_points(grade.covered, grade.missed)
     for other in grade.references[1:]:

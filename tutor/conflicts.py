@@ -76,7 +76,7 @@ from types import MappingProxyType
 import jieba
 
 from .lexical import terms
-from .notes import without_code
+from .notes import key_points, without_code
 
 _COORDINATOR = re.compile(r"\s*(?:和|与|跟|及|、|或者|或|还是|而不是|而非)\s*"
                           r"|\s+(?:and|or|vs\.?|versus|/|differs?\s+from|compared\s+(?:to|with))\s+|,\s*(?=[A-Za-z])", re.I)
@@ -150,7 +150,7 @@ class Conflict:
     """An answer's clause about `subject` that the note says of `instead` (a swap), that
     gives the quantity `subject` where the note gives `instead`, or that says `subject` works
     well where the question asks why it is not used (a denied premise: `note` is the note's
-    first statement, shown beside it, `instead` the question)."""
+    first point, `notes.key_points`, shown beside it; `instead` the question)."""
 
     said: str
     note: str
@@ -185,9 +185,23 @@ class _Clause:
         """Whether it says the opposite about `words`: an odd number of negations, each
         just before one of them ("可以不用 warmup", "does not need warmup"); a negation
         elsewhere ("…datagrams with no guarantee of delivery") is about something else."""
-        plain = _NOT_NEGATION.sub(lambda m: " " * len(m.group()), self.plain)
-        cues = [m for m in _NEGATION.finditer(plain) if any(word in _reach(plain, m.end()) for word in words)]
+        plain = self.plain
+        cues = [m for m in _negations(plain) if any(word in _reach(plain, m.end()) for word in words)]
         return len(cues) % 2 == 1
+
+
+def _negations(plain: str) -> list[re.Match]:
+    """The negation cues of a lower-case text (its names blanked first, `_blank_names`, where
+    it has them), not counting words that only contain one ("不同", "未来")."""
+    return list(_NEGATION.finditer(_NOT_NEGATION.sub(lambda m: " " * len(m.group()), plain)))
+
+
+def _blank_names(lower: str, spans: list[tuple[int, int, str]]) -> str:
+    """`lower` with the names at `spans` blanked, positions kept: "不可重复读" is a name, not a
+    negation."""
+    for start, end, _ in reversed(spans):
+        lower = lower[:start] + " " * (end - start) + lower[end:]
+    return lower
 
 
 def _reach(text: str, start: int) -> str:
@@ -363,10 +377,10 @@ def _spellings(name: str) -> frozenset[str]:
 def find_conflicts(question: str, note: str, answer: str, weight: Callable[[str], float],
                    other_notes: tuple[str, ...] = (), asked: str | None = None) -> list[Conflict]:
     """The answer's clauses that deny the premise of the question as `asked` (else of the
-    note's `question`: the question a mock interview asks; step 5), that say of one compared thing what the note says of
-    another, then those that give another complexity than the note and than `other_notes`
-    (the other card graded for the same question). `weight(word)`: how telling a shared
-    word is (the lexical index's IDF)."""
+    note's `question`: the question a mock interview asks; step 5), that say of one compared
+    thing what the note says of another, then those that give another complexity than the
+    note and than `other_notes` (the other card graded for the same question).
+    `weight(word)`: how telling a shared word is (the lexical index's IDF)."""
     read = _read_note(question, note)
     swaps: list[Conflict] = []
     if read.said_of:
@@ -452,9 +466,7 @@ def _clauses(text: str, names: _Names) -> list[_Clause]:
             words = frozenset(w for w in terms(piece, variants=False)
                               if "_" not in w and w not in _FUNCTION_WORDS and not names.names(w)
                               and not names.part_of_name(w))
-            for name_start, name_end, _ in reversed(spans):
-                lower = lower[:name_start] + " " * (name_end - name_start) + lower[name_end:]
-            clauses.append(_Clause(piece, subject, words, lower, sentence))
+            clauses.append(_Clause(piece, subject, words, _blank_names(lower, spans), sentence))
     return clauses
 
 
@@ -605,9 +617,8 @@ def _quantity_clauses(text: str) -> list[_QuantityClause]:
             words = own or before  # "二分查找的复杂度：O(log n)": the sentence's words before the colon
             before = before | own
             if found:
-                plain = _NOT_NEGATION.sub(" ", piece.lower())
                 clauses.append(_QuantityClause(piece, tuple(q for q, _, _ in found), words,
-                                               bool(_NEGATION.search(plain)), (sentence_start, stop_end), not own))
+                                               bool(_negations(piece.lower())), (sentence_start, stop_end), not own))
     return clauses
 
 
@@ -767,7 +778,7 @@ def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str
              and term not in _LATIN_STOP | _FUNCTION_WORDS | _ASKING_WHY_NOT}
     if not field:
         return []
-    statement = _first_statement(note)
+    statement = next(iter(key_points(note)), note.strip())  # shown beside the claim
     conflicts = []
     for sentence_start, sentence_end, stop_end in _spans(answer, _CLAUSE_END, 0, len(answer)):
         for start, end, _ in _spans(answer, _PREMISE_CLAUSE_SPLIT, sentence_start, sentence_end):
@@ -807,10 +818,7 @@ def _denies(clause: str, names: _Names) -> bool:
         return False
     if not (_GOOD_AFTER.search(lower, about[0][1]) or any(_USED_BEFORE.search(lower[:start]) for start, _ in about)):
         return False
-    plain = lower
-    for name_start, name_end, _ in reversed(spans):  # a name is not a negation ("不可重复读")
-        plain = plain[:name_start] + " " * (name_end - name_start) + plain[name_end:]
-    return not _NEGATION.search(_NOT_NEGATION.sub(lambda m: " " * len(m.group()), plain))
+    return not _negations(_blank_names(lower, spans))
 
 
 def _names_field(text: str, field: set[str]) -> bool:
@@ -821,13 +829,3 @@ def _names_field(text: str, field: set[str]) -> bool:
         if any(not _OTHER_SIDE.search(lower[:m.start()]) for m in re.finditer(pattern, lower)):
             return True
     return False
-
-
-def _first_statement(note: str) -> str:
-    """The note's first sentence (its first bullet or line of prose), shown beside the claim."""
-    text = without_code(note)
-    for start, end, _ in _spans(text, _CLAUSE_END, 0, len(text)):
-        sentence = text[start:end].strip(" \t-*•>#")
-        if len(re.sub(r"\W", "", sentence)) >= 4 and not sentence.startswith(("!", "[", "http", "<!--")):
-            return sentence
-    return note.strip()
