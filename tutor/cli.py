@@ -213,6 +213,10 @@ def _print_answer(answer, batch: bool) -> None:
         print(f"Q: {answer.query}")
     if not answer.hits:
         print(not_covered_message(answer.unexplained))
+        if answer.nearest:
+            print("笔记里最接近的主题 (nearest topics in the notes):")
+            for card in answer.nearest:
+                print(f"  - {card.question}  ({card.heading_path}; {card.location})")
     for rank, hit in enumerate(answer.hits, start=1):
         card = hit.card
         print(f"[{rank}] {card.question}  ({card.heading_path}; {card.location}; score {hit.score:.3f})")

@@ -12,11 +12,11 @@ import random
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .conversation import not_covered_message
+from .conversation import nearest_topics, not_covered_message
 from .embeddings import E5Embeddings, TutorEmbeddings, load_embeddings
 from .english_opinion import load_english_encoder
 from .errors import IndexNotReady, InputError
@@ -25,6 +25,7 @@ from .files import replace_atomically, save_upload
 from .grading import Band, Grade, Grader
 from .indexing import Indexer, IndexingStatus, IngestReport
 from .interview import Interview
+from .lexical import is_english
 from .limits import check_text
 from .notes import Card
 from .progress import (
@@ -75,9 +76,17 @@ class Answer:
     query: str
     hits: list[Hit]
     unexplained: str | None = None  # when there are no hits: a term of the query no card mentions
+    # when there are no hits: the closest cards anyway, one per topic, so the user sees what
+    # the notes do cover (the chat shows the same list)
+    nearest: list[Card] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        why = {} if self.hits else {"why": {"term": self.unexplained, "message": not_covered_message(self.unexplained)}}
+        why = {} if self.hits else {"why": {
+            "term": self.unexplained,
+            "message": not_covered_message(self.unexplained),
+            "nearest": [{"id": card.id, "question": card.question, "path": list(card.path), "source": card.source,
+                         "line": card.line} for card in self.nearest],
+        }}
         return {
             "query": self.query,
             **why,
@@ -183,8 +192,13 @@ class Tutor:
         question = check_text(question, "the question")
         if k < 1:
             raise InputError("k must be at least 1")
-        lookup = self.retriever.lookup(question, self.embeddings.query(question), k)
-        return Answer(question, lookup.hits, lookup.evidence.unexplained if lookup.evidence else None)
+        retriever = self.retriever
+        vector = self.embeddings.query(question)
+        lookup = retriever.lookup(question, vector, k)
+        if lookup.hits:
+            return Answer(question, lookup.hits)
+        return Answer(question, [], lookup.evidence.unexplained if lookup.evidence else None,
+                      nearest_topics(retriever, vector, english_query=is_english(question)))
 
     def as_retriever(self, k: int = 3):
         """A langchain retriever over these notes (see chain.py)."""

@@ -51,11 +51,16 @@ def test_ask_json_contract_and_abstention(full_index):
     assert isinstance(hit["path"], list) and isinstance(hit["line"], int) and hit["answer"]
 
     off = json.loads(run(["ask", "今天天气怎么样", "--json"], data).stdout)
-    assert off == {"query": "今天天气怎么样", "hits": [],
-                   "why": {"term": None, "message": "我的笔记里没有涉及这个问题。(Not covered by the notes.)"}}
+    assert off["query"] == "今天天气怎么样" and off["hits"] == []
+    assert off["why"]["term"] is None and off["why"]["message"] == "我的笔记里没有涉及这个问题。(Not covered by the notes.)"
     unexplained = json.loads(run(["ask", "XGBoost 为什么用二阶泰勒展开", "--json"], data).stdout)
     # "二阶" is in GPTQ's card (second-order information): the notes never explain XGBoost, and say so
     assert unexplained["hits"] == [] and unexplained["why"]["term"] == "XGBoost"
+    # ... and name what they do cover nearby: three cards of three topics, GPTQ's among them
+    nearest = unexplained["why"]["nearest"]
+    assert len(nearest) == 3 and all(set(card) == {"id", "question", "path", "source", "line"} for card in nearest)
+    assert len({tuple(card["path"][:1]) for card in nearest}) == 3
+    assert any("GPTQ" in card["question"] for card in nearest), nearest
     # PPO's card has "clip" in a formula's name; CLIP itself is the multimodal card's subject
     clip = json.loads(run(["ask", "CLIP 原理是什么", "--json", "-k", "1"], data).stdout)
     assert [hit["source"] for hit in clip["hits"]] == ["multimodal.md"] and "why" not in clip
@@ -66,6 +71,7 @@ def test_ask_text_output_says_plainly_when_not_covered(full_index):
     result = run(["ask", "红烧肉怎么做？"], data)
     assert result.returncode == 0
     assert "没有涉及" in result.stdout and "Not covered" in result.stdout
+    assert "nearest topics in the notes" in result.stdout and ".md:" in result.stdout
     covered = run(["ask", "RMSNorm 是什么"], data)
     assert "normalization.md:" in covered.stdout and "RMSNorm" in covered.stdout
 
