@@ -1,7 +1,10 @@
 """Markdown notes -> question/answer cards.
 
 The deepest heading that owns body text is a card's question, the headings above it are
-its topic path, and the body is its answer. Real notes are messy, so every oddity is
+its topic path, and the body is its answer; several questions under one heading, in the
+forms question collections write them ("Q: … A: …", folded <details>, a numbered list of
+questions, a question/answer table), are a card each (`_question_blocks`). Real notes are
+messy, so every oddity is
 handled here and either cleaned or reported, never allowed to crash ingestion:
 `#` lines inside code fences, `**bold**` headings, image-only or TODO answers, HTML
 entities, formulas pasted from web pages (rendered text followed by the LaTeX source
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,11 +202,12 @@ def read_note(file: Path) -> str:
 
 @dataclass
 class _Section:
-    level: int
+    level: int  # 0: the text before the first heading
     title: str
     line: int
     ancestors: tuple[str, ...]
     body: list[str] = field(default_factory=list)
+    body_line: int = 0  # the line number of the body's first line
 
 
 def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
@@ -213,34 +218,48 @@ def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
     skipped: list[Skipped] = []
     seen_ids: dict[str, int] = {}
     for section in sections:
-        raw_body = "\n".join(section.body).strip()
-        if not raw_body:
-            continue  # a heading that only groups deeper headings
         path = tuple(t for t in section.ancestors if t and t != document_title)
-        difficulty, tags, english = read_metadata(raw_body)
-        answer, empty_reason = clean_answer(raw_body)
-        if empty_reason:
-            skipped.append(Skipped(source, empty_reason, section.line, section.title))
-            continue
-        if not section.title:
-            skipped.append(Skipped(source, "heading has no text", section.line))
-            continue
-        card_id = _card_id(source, path, section.title, seen_ids)
-        cards.append(
-            Card(
-                id=card_id,
-                question=section.title,
-                answer=answer,
-                key_points=tuple(key_points(answer)),
-                path=path,
-                source=source,
-                line=section.line,
-                difficulty=difficulty,
-                tags=tags,
-                english=english,
-            )
-        )
+        blocks = _question_blocks(section.title, section.body, section.body_line)
+        body = "\n".join(section.body) if blocks is None else blocks.rest  # what the heading itself says
+        if blocks is not None:  # "Q: … A: …" pairs, a list of questions…: a card each, under the heading
+            inner = (*path, section.title) if section.title and section.title != document_title else path
+            for block in blocks.questions:
+                _add_card(cards, skipped, seen_ids, source, inner, block.question, block.line, block.body)
+        unusable = clean_answer(body)[1]
+        if section.level == 0:  # before any heading: no question of its own
+            if blocks is not None and unusable is None:
+                skipped.append(Skipped(source, "text before the first question, under no heading", 1))
+        elif not body.strip() or (blocks is not None and unusable is not None):
+            pass  # a heading that only groups deeper headings, or its questions (a metadata comment at most)
+        elif section.title:
+            _add_card(cards, skipped, seen_ids, source, path, section.title, section.line, body)
+        else:
+            skipped.append(Skipped(source, unusable, section.line) if unusable
+                           else Skipped(source, "heading has no text", section.line))
     return cards, skipped
+
+
+def _add_card(cards: list[Card], skipped: list[Skipped], seen_ids: dict[str, int], source: str,
+              path: tuple[str, ...], question: str, line: int, raw_body: str) -> None:
+    """One card from a question and the text that answers it (or why it cannot be one)."""
+    raw_body = raw_body.strip()
+    difficulty, tags, english = read_metadata(raw_body)
+    answer, empty_reason = clean_answer(raw_body)
+    if empty_reason:
+        skipped.append(Skipped(source, empty_reason, line, question))
+        return
+    cards.append(Card(
+        id=_card_id(source, path, question, seen_ids),
+        question=question,
+        answer=answer,
+        key_points=tuple(key_points(answer)),
+        path=path,
+        source=source,
+        line=line,
+        difficulty=difficulty,
+        tags=tags,
+        english=english,
+    ))
 
 
 def _split_sections(text: str) -> list[_Section]:
@@ -253,14 +272,16 @@ def _split_sections(text: str) -> list[_Section]:
     lines = lines.split("\n")
     headings = [(int(token.tag[1]), tokens[i + 1].content, token.map)
                 for i, token in enumerate(tokens) if token.type == "heading_open" and token.level == 0]
-    sections: list[_Section] = []
+    first = headings[0][2][0] if headings else len(lines)
+    # the text before the first heading: a file of "Q: … A: …" pairs may have no heading at all
+    sections: list[_Section] = [_Section(0, "", 1, (), lines[:first], 1)] if first else []
     stack: list[_Section] = []
     for number, (level, title, (start, end)) in enumerate(headings):
         while stack and stack[-1].level >= level:
             stack.pop()
         body_end = headings[number + 1][2][0] if number + 1 < len(headings) else len(lines)
         section = _Section(level=level, title=clean_inline(title), line=start + 1,
-                           ancestors=tuple(s.title for s in stack), body=lines[end:body_end])
+                           ancestors=tuple(s.title for s in stack), body=lines[end:body_end], body_line=end + 1)
         sections.append(section)
         stack.append(section)
     return sections
@@ -268,10 +289,203 @@ def _split_sections(text: str) -> list[_Section]:
 
 def _document_title(sections: list[_Section]) -> str | None:
     """A single leading `#` heading names the document, not a topic; keep it out of paths."""
-    top_level = [s for s in sections if s.level == 1]
-    if len(top_level) == 1 and sections and sections[0] is top_level[0]:
+    headed = [s for s in sections if s.level]
+    top_level = [s for s in headed if s.level == 1]
+    if len(top_level) == 1 and headed[0] is top_level[0]:
         return top_level[0].title
     return None
+
+
+@dataclass(frozen=True)
+class _QuestionBlock:
+    question: str
+    body: str  # its answer, as written
+    line: int  # where the question is written
+
+
+@dataclass(frozen=True)
+class _QuestionBlocks:
+    questions: list[_QuestionBlock]
+    rest: str  # what the section says besides them (an introduction)
+
+
+# "Q: …" / "A: …" lines (问：/答：, **Q1：**); case matters: "q:" / "a:" are a config's keys
+_MARK_START = r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?"
+_MARK_END = r"\s*\d{0,3}\s*(?:\*\*|__)?\s*[:：](?:\*\*|__)?\s*(.*)$"
+_QUESTION_MARK = re.compile(_MARK_START + r"(?:Q|Question|QUESTION|问|问题|题目)" + _MARK_END)
+_ANSWER_MARK = re.compile(_MARK_START + r"(?:A|Answer|ANSWER|答|答案|回答|解答)" + _MARK_END)
+_ANSWER_LEAD = re.compile(r"^(?:\*\*|__)?(?:A|Answer|答|答案|回答|解答)\s*\d{0,3}\s*(?:\*\*|__)?\s*[.:：、]"
+                          r"(?:\*\*|__)?[ \t]*")
+_DETAILS = re.compile(r"<details[^>]*>\s*<summary[^>]*>(.*?)</summary>(.*?)</details>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+# a line that is only a question, numbered, bulleted or in bold: "1. **什么是 KV cache？**",
+# "2、为什么要除以 √d？", "- What is RoPE?", "**Q3. 什么是 MoE？**"
+_QUESTION_LINE = re.compile(r"^ {0,3}(?P<marker>(?:[-*+]|\d{1,3}\s*[.、)）]|Q\d{1,3}\s*[.:：、])\s*)?"
+                            r"(?P<bold>\*\*|__)?(?P<text>[^\n]*?[?？])\s*(?(bold)(?P=bold))\s*$")
+_NUMBERING = re.compile(r"^(?:\d{1,3}\s*[.、)）]|Q\d{1,3}\s*[.:：、])\s*")  # inside the bold: "**1. 什么是…？**"
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|\s*:?-{3,}:?\s*\|?\s*$")  # two columns
+_TABLE_CELL_BAR = re.compile(r"(?<!\\)\|(?=(?:[^`]*`[^`]*`)*[^`]*$)")  # not escaped, not inside `code`
+_QUESTION_LABEL = re.compile(r"(?:\*\*)?(?:问题|题目|问|question|q)(?:\*\*)?", re.I)
+_ANSWER_LABEL = re.compile(r"(?:\*\*)?(?:答案|回答|答|解答|answer|a)(?:\*\*)?", re.I)
+_LINE_BREAK = re.compile(r"<br\s*/?>", re.I)
+# what a folded block's summary says when it only hides the heading's answer
+_FOLD_LABEL = re.compile(r"(?:点击)?(?:查看|展开|显示)?(?:参考)?(?:答案|解答|解析|回答|详情)|答|"
+                         r"(?:show|click to (?:show|expand|see)|see|view|reveal)?\s*(?:the\s+)?(?:answer|solution|details)",
+                         re.I)
+# what asks without a question mark: a question word, or a request ("写出…", "Explain …")
+_CHINESE_ASKING = re.compile(r"什么|为什么|为何|怎么|怎样|如何|哪|是否|多少|几种|吗|呢|区别|异同|对比|"
+                             r"^(?:请|写出|写一下|手写|解释|说明|简述|简要|介绍|推导|描述|比较|列举|列出|谈谈|讲讲|说说)")
+_ENGLISH_ASKING = re.compile(r"(?:what|why|how|when|where|which|who|is|are|does|do|can|should|explain|describe|"
+                             r"compare|define|write|derive|implement|give|list|name|state|prove|show)\b", re.I)
+_CHOICE_B = re.compile(r"^\s*(?:[-*+]\s+)?\(?B[)）:：.、]")
+_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
+MAX_ROW_BARS = 8
+MIN_LISTED_QUESTIONS = 2  # one numbered line ending in "？" is a rhetorical point, not a list of questions
+
+
+def _is_question(text: str) -> bool:
+    return clean_inline(text).endswith(("?", "？"))
+
+
+def _question_blocks(title: str, body: list[str], first_line: int) -> _QuestionBlocks | None:
+    """The questions a section holds besides its heading's, as question collections write
+    them: "Q: … / A: …" (问：/答：) pairs, `<details><summary>question</summary>answer
+    </details>`, a two-column question/answer table, or numbered, bulleted or bold lines that
+    are each only a question ("1. **什么是 KV cache？**") followed by its answer; None when it
+    holds none (its heading is its question). Only unmistakable forms count, outside code:
+    what merely looks like one (a "Q：query / K：key" list, a comparison table, an answer's
+    points) stays the heading's answer, as does everything under a heading that is itself a
+    question unless it is folded under questions."""
+    if not any(_QUESTION_MARK.match(line) or _QUESTION_LINE.match(line) or line.lstrip().startswith("|")
+               or "<details" in line.lower() for line in body):
+        return None  # most sections: no second reading of their Markdown
+    code = _code_lines(body)
+    asked = _is_question(title)
+    return ((None if asked else _marked_pairs(body, first_line, code)) or _details_blocks(body, first_line, code, asked)
+            or (None if asked else _question_table(body, first_line, code) or _question_lines(body, first_line, code)))
+
+
+def _code_lines(body: list[str]) -> set[int]:
+    """The lines of the body's fenced or indented code."""
+    return {number for token in _STRUCTURE.parse("\n".join(body)) if token.type in ("fence", "code_block") and token.map
+            for number in range(*token.map)}
+
+
+def _marked_pairs(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+    """A "Q:" line, maybe wrapped over the next plain lines, followed at once by an "A:"
+    line: each answer runs to the next such question. A lone pair must ask something
+    (`_asks`): "Q: 用户的提问 / A: 助手的回答" describes a chat format; two or more are a
+    collection ("Q: BF16 vs FP16"). A multiple-choice question's "A：ReLU / B：Sigmoid" are
+    its options, and a question that asks without its answer mark makes the marks
+    untrustworthy: then none counts ("问题：混合精度下梯度溢出" alone names a problem)."""
+    pairs: list[tuple[int, int, str, str]] = []  # question line, answer line, their texts
+    for number, line in enumerate(body):
+        asked = None if number in code else _QUESTION_MARK.match(line)
+        if not asked:
+            continue
+        end = number + 1
+        if not _is_question(asked.group(1)):  # a question wrapped over plain lines
+            while (end < len(body) and body[end].strip() and end not in code and not _BLOCK_START.match(body[end])
+                   and not _QUESTION_MARK.match(body[end]) and not _ANSWER_MARK.match(body[end])):
+                end += 1
+        question = clean_inline(" ".join([asked.group(1), *body[number + 1: end]]))
+        answered = _ANSWER_MARK.match(body[end]) if end < len(body) and end not in code else None
+        if not question or (answered and end + 1 < len(body) and _CHOICE_B.match(body[end + 1])):
+            continue  # "A：ReLU" then "B：Sigmoid": the options, not the answer
+        if not answered:
+            if _asks(question):
+                return None
+            continue
+        pairs.append((number, end, question, answered.group(1)))
+    if not pairs or (len(pairs) == 1 and not _asks(pairs[0][2])):
+        return None
+    blocks = []
+    for index, (asked_at, answered_at, question, answer) in enumerate(pairs):
+        end = pairs[index + 1][0] if index + 1 < len(pairs) else len(body)
+        blocks.append(_QuestionBlock(question, "\n".join([answer, *body[answered_at + 1: end]]), first_line + asked_at))
+    return _QuestionBlocks(blocks, "\n".join(body[: pairs[0][0]]))
+
+
+def _asks(text: str) -> bool:
+    """Whether a marked question asks something: a question mark, a Chinese question word
+    (notes often drop the "？": "Q: 什么是过拟合"), or an English question's first word."""
+    return _is_question(text) or bool(_CHINESE_ASKING.search(text) or _ENGLISH_ASKING.match(text))
+
+
+def _details_blocks(body: list[str], first_line: int, code: set[int], asked: bool) -> _QuestionBlocks | None:
+    """Folded answers under their questions: `<details><summary>Q</summary> A </details>`. A
+    summary that is only a label ("答案", "Show answer") folds the heading's own answer; so do
+    summaries that are not questions under a heading that is one ("公式推导", "PyTorch 实现"
+    under "什么是 RoPE？"). Otherwise each summary must be a question, or two or more fold
+    different subjects."""
+    text = "\n".join(body)
+    if "</details>" not in text.lower():  # openings without a close would each be searched to the end
+        return None
+    found = [(clean_inline(_TAG.sub("", m.group(1))), m) for m in _DETAILS.finditer(text)
+             if text.count("\n", 0, m.start()) not in code]
+    questions = [question for question, _ in found]
+    if not found or not all(questions) or any(_FOLD_LABEL.fullmatch(q.rstrip(":：")) for q in questions):
+        return None
+    if not all(_is_question(q) for q in questions) and (asked or len(set(questions)) < max(len(questions),
+                                                                                           MIN_LISTED_QUESTIONS)):
+        return None
+    blocks = [_QuestionBlock(question, textwrap.dedent(m.group(2)), first_line + text.count("\n", 0, m.start(1)))
+              for question, m in found]
+    rest = text
+    for _, m in reversed(found):
+        rest = rest[: m.start()] + rest[m.end():]
+    return _QuestionBlocks(blocks, rest)
+
+
+def _question_table(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+    """A two-column table of questions and answers: its header names them ("| 问题 | 答案 |",
+    "| Question | Answer |"), or every row's first cell is a question. Each row is a card; a
+    table of anything else (a comparison, numbers, more columns) stays the heading's answer."""
+    rows = [number for number, line in enumerate(body) if line.lstrip().startswith("|") and number not in code]
+    if len(rows) < 3 or not _TABLE_RULE.match(body[rows[1]]) or rows != list(range(rows[0], rows[0] + len(rows))):
+        return None  # one table: its header, its rule, its rows
+    header, cells = _cells(body[rows[0]]), [(_cells(body[at]), at) for at in rows[2:]]
+    if len(header) != 2 or any(len(row) != 2 or not row[0] or not row[1] for row, _ in cells):
+        return None
+    labelled = _QUESTION_LABEL.fullmatch(header[0]) and _ANSWER_LABEL.fullmatch(header[1])
+    if not (labelled or (len(cells) >= MIN_LISTED_QUESTIONS and all(_is_question(row[0]) for row, _ in cells))):
+        return None
+    blocks = [_QuestionBlock(clean_inline(row[0]), _LINE_BREAK.sub("\n", row[1]), first_line + at) for row, at in cells]
+    return _QuestionBlocks(blocks, "\n".join(body[: rows[0]] + body[rows[-1] + 1:]))
+
+
+def _cells(line: str) -> list[str]:
+    """A table row's cells ("\\|" and a bar inside `code` are not cell borders); a row of many
+    bars is no two-column row (and is not read further: the code check looks ahead per bar)."""
+    if len(_UNESCAPED_BAR.findall(line)) > MAX_ROW_BARS:
+        return []
+    return [cell.strip().replace("\\|", "|") for cell in _TABLE_CELL_BAR.split(line.strip().strip("|"))]
+
+
+def _question_lines(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+    """Lines that are each only a question, numbered, bulleted or in bold (a plain line that
+    asks is a rhetorical step of an answer), each followed by its answer up to the next
+    one: at least MIN_LISTED_QUESTIONS of them, none without an answer (a list of open
+    questions answers nothing)."""
+    starts = []
+    for number, line in enumerate(body):
+        match = None if number in code else _QUESTION_LINE.match(line)
+        if match and (match.group("marker") or match.group("bold")):
+            starts.append((number, clean_inline(_NUMBERING.sub("", _QUESTION_MARK.sub(r"\1", match.group("text"))))))
+    if len(starts) < MIN_LISTED_QUESTIONS:
+        return None
+    items = {token.map[0] for token in _STRUCTURE.parse("\n".join(body))
+             if token.type == "list_item_open" and token.level == 1 and token.map}
+    if not items <= {at for at, _ in starts}:  # a list that mixes questions with points is an answer's list
+        return None
+    blocks = []
+    for (at, question), end in zip(starts, [*(number for number, _ in starts[1:]), len(body)]):
+        answer = textwrap.dedent("\n".join(body[at + 1: end])).strip()
+        answer = _ANSWER_LEAD.sub("", answer, count=1)  # "答：…", "A1. …" under the question
+        if not answer or not question:
+            return None
+        blocks.append(_QuestionBlock(question, answer, first_line + at))
+    return _QuestionBlocks(blocks, "\n".join(body[: starts[0][0]]))
 
 
 def clean_inline(text: str) -> str:
