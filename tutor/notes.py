@@ -12,6 +12,7 @@ twice), empty, huge or non-UTF-8 files.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import re
@@ -309,37 +310,44 @@ class _QuestionBlocks:
     rest: str  # what the section says besides them (an introduction)
 
 
-# "Q: …" / "A: …" lines (问：/答：, **Q1：**); case matters: "q:" / "a:" are a config's keys
-_MARK_START = r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?"
-_MARK_END = r"\s*\d{0,3}\s*(?:\*\*|__)?\s*[:：](?:\*\*|__)?\s*(.*)$"
+# "Q: …" / "A: …" lines (问：/答：, **Q1：**), at the start of a line (indented, they belong to
+# a list item's text); case matters: "q:" / "a:" are a config's keys. Each optional piece
+# starts with a character of its own, so a run of spaces is matched one way only.
+_MARK_START = r"^(?P<bullet>[-*+][ \t]+)?(?:\*\*|__)?"
+_MARK_END = r"(?:[ \t]*\d{1,3})?(?:[ \t]*(?:\*\*|__))?[ \t]*[:：](?:\*\*|__)?[ \t]*(?P<text>.*)$"
 _QUESTION_MARK = re.compile(_MARK_START + r"(?:Q|Question|QUESTION|问|问题|题目)" + _MARK_END)
 _ANSWER_MARK = re.compile(_MARK_START + r"(?:A|Answer|ANSWER|答|答案|回答|解答)" + _MARK_END)
-_ANSWER_LEAD = re.compile(r"^(?:\*\*|__)?(?:A|Answer|答|答案|回答|解答)\s*\d{0,3}\s*(?:\*\*|__)?\s*[.:：、]"
+# an answer's own label under a listed question ("答：…", "A1. …"); a bare "A：" may be a
+# matrix or an option ("A：随机高斯初始化；B：零初始化") and stays
+_ANSWER_LEAD = re.compile(r"^(?:\*\*|__)?(?:答|答案|回答|解答|Answer|A\d{1,3})(?:[ \t]*(?:\*\*|__))?[ \t]*[.:：、]"
                           r"(?:\*\*|__)?[ \t]*")
-_DETAILS = re.compile(r"<details[^>]*>\s*<summary[^>]*>(.*?)</summary>(.*?)</details>", re.S | re.I)
+_FOLD_TAG = re.compile(r"<(/?)(details|summary)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 # a line that is only a question, numbered, bulleted or in bold: "1. **什么是 KV cache？**",
 # "2、为什么要除以 √d？", "- What is RoPE?", "**Q3. 什么是 MoE？**"
-_QUESTION_LINE = re.compile(r"^ {0,3}(?P<marker>(?:[-*+]|\d{1,3}\s*[.、)）]|Q\d{1,3}\s*[.:：、])\s*)?"
-                            r"(?P<bold>\*\*|__)?(?P<text>[^\n]*?[?？])\s*(?(bold)(?P=bold))\s*$")
-_NUMBERING = re.compile(r"^(?:\d{1,3}\s*[.、)）]|Q\d{1,3}\s*[.:：、])\s*")  # inside the bold: "**1. 什么是…？**"
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|\s*:?-{3,}:?\s*\|?\s*$")  # two columns
+_QUESTION_LINE = re.compile(r"^ {0,3}(?P<marker>[-*+][ \t]+|\d{1,3}[ \t]*[.、)）][ \t]*|Q\d{1,3}[ \t]*[.:：、][ \t]*)?"
+                            r"(?P<bold>\*\*|__)?(?P<text>[^\n]*?[?？])(?(bold)[ \t]*(?P=bold))[ \t]*$")
+_NUMBERING = re.compile(r"^(?:\d{1,3}[ \t]*[.、)）]|Q\d{1,3}[ \t]*[.:：、])[ \t]*")  # inside the bold: "**1. 什么是…？**"
+MAX_QUESTION_CHARS = 400  # a longer line is not a question on its own (and is not searched as one)
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*\|[ \t]*:?-{3,}:?[ \t]*\|?[ \t]*$")  # two columns
+_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
 _TABLE_CELL_BAR = re.compile(r"(?<!\\)\|(?=(?:[^`]*`[^`]*`)*[^`]*$)")  # not escaped, not inside `code`
+MAX_ROW_BARS = 8
 _QUESTION_LABEL = re.compile(r"(?:\*\*)?(?:问题|题目|问|question|q)(?:\*\*)?", re.I)
 _ANSWER_LABEL = re.compile(r"(?:\*\*)?(?:答案|回答|答|解答|answer|a)(?:\*\*)?", re.I)
+_QUESTION_TABLE_HEADER = re.compile(  # "| 问题 | 答案 |": the one table that may hold questions
+    rf"^[ \t]*\|?[ \t]*{_QUESTION_LABEL.pattern}[ \t]*\|[ \t]*{_ANSWER_LABEL.pattern}[ \t]*\|?[ \t]*$", re.I)
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.I)
 # what a folded block's summary says when it only hides the heading's answer
 _FOLD_LABEL = re.compile(r"(?:点击)?(?:查看|展开|显示)?(?:参考)?(?:答案|解答|解析|回答|详情)|答|"
                          r"(?:show|click to (?:show|expand|see)|see|view|reveal)?\s*(?:the\s+)?(?:answer|solution|details)",
                          re.I)
 # what asks without a question mark: a question word, or a request ("写出…", "Explain …")
-_CHINESE_ASKING = re.compile(r"什么|为什么|为何|怎么|怎样|如何|哪|是否|多少|几种|吗|呢|区别|异同|对比|"
+_CHINESE_ASKING = re.compile(r"什么|为什么|为何|怎么|怎样|如何|哪|是否|是不是|多少|几种|吗|呢|区别|异同|对比|"
                              r"^(?:请|写出|写一下|手写|解释|说明|简述|简要|介绍|推导|描述|比较|列举|列出|谈谈|讲讲|说说)")
 _ENGLISH_ASKING = re.compile(r"(?:what|why|how|when|where|which|who|is|are|does|do|can|should|explain|describe|"
-                             r"compare|define|write|derive|implement|give|list|name|state|prove|show)\b", re.I)
+                             r"compare|define|write|derive|implement)\b", re.I)
 _CHOICE_B = re.compile(r"^\s*(?:[-*+]\s+)?\(?B[)）:：.、]")
-_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
-MAX_ROW_BARS = 8
 MIN_LISTED_QUESTIONS = 2  # one numbered line ending in "？" is a rhetorical point, not a list of questions
 
 
@@ -347,22 +355,40 @@ def _is_question(text: str) -> bool:
     return clean_inline(text).endswith(("?", "？"))
 
 
+def _asks(text: str) -> bool:
+    """Whether a text asks something: a question mark, a Chinese question word (notes often
+    drop the "？": "什么是过拟合", "为什么 Transformer 要用多头注意力"), or an English question's
+    first word."""
+    text = clean_inline(text)
+    return text.endswith(("?", "？")) or bool(_CHINESE_ASKING.search(text) or _ENGLISH_ASKING.match(text))
+
+
 def _question_blocks(title: str, body: list[str], first_line: int) -> _QuestionBlocks | None:
     """The questions a section holds besides its heading's, as question collections write
-    them: "Q: … / A: …" (问：/答：) pairs, `<details><summary>question</summary>answer
-    </details>`, a two-column question/answer table, or numbered, bulleted or bold lines that
-    are each only a question ("1. **什么是 KV cache？**") followed by its answer; None when it
-    holds none (its heading is its question). Only unmistakable forms count, outside code:
-    what merely looks like one (a "Q：query / K：key" list, a comparison table, an answer's
-    points) stays the heading's answer, as does everything under a heading that is itself a
-    question unless it is folded under questions."""
-    if not any(_QUESTION_MARK.match(line) or _QUESTION_LINE.match(line) or line.lstrip().startswith("|")
-               or "<details" in line.lower() for line in body):
+    them: "Q: … / A: …" (问：/答：) pairs, numbered, bulleted or bold lines that are each only
+    a question ("1. **什么是 KV cache？**") followed by its answer, `<details><summary>question
+    </summary>answer</details>`, or a table headed 问题 / 答案; None when it holds none (its
+    heading is its question). Only unmistakable forms count, outside code, and none under a
+    heading that asks (`_asks`) or after a line that announces what follows ("在 prompt 里
+    给几个示例：", "对比如下："): a few-shot prompt's "Q: … A: …", a checklist under "排查步骤：",
+    a comparison table stay the heading's answer, and so does what merely looks like a form
+    (a "Q：… / V：… / A：…" list of value functions, multiple-choice options, an answer's points)."""
+    if _asks(title) or not any(_QUESTION_MARK.match(line) or _QUESTION_TABLE_HEADER.match(line)
+                               or "<details" in line.lower() or _question_line(line) for line in body):
         return None  # most sections: no second reading of their Markdown
     code = _code_lines(body)
-    asked = _is_question(title)
-    return ((None if asked else _marked_pairs(body, first_line, code)) or _details_blocks(body, first_line, code, asked)
-            or (None if asked else _question_table(body, first_line, code) or _question_lines(body, first_line, code)))
+    blocks = (_marked_pairs(body, first_line, code) or _question_lines(body, first_line, code)
+              or _details_blocks(body, first_line, code) or _question_table(body, first_line, code))
+    if blocks is None:
+        return None
+    announced = [line for line in blocks.rest.splitlines() if line.strip()]
+    return None if announced and announced[-1].rstrip().endswith((":", "：")) else blocks
+
+
+def _question_line(line: str) -> re.Match | None:
+    """A numbered, bulleted or bold line that is only a question (`_QUESTION_LINE`)."""
+    match = _QUESTION_LINE.match(line) if len(line) <= MAX_QUESTION_CHARS else None
+    return match if match and (match.group("marker") or match.group("bold")) else None
 
 
 def _code_lines(body: list[str]) -> set[int]:
@@ -373,30 +399,34 @@ def _code_lines(body: list[str]) -> set[int]:
 
 def _marked_pairs(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
     """A "Q:" line, maybe wrapped over the next plain lines, followed at once by an "A:"
-    line: each answer runs to the next such question. A lone pair must ask something
-    (`_asks`): "Q: 用户的提问 / A: 助手的回答" describes a chat format; two or more are a
-    collection ("Q: BF16 vs FP16"). A multiple-choice question's "A：ReLU / B：Sigmoid" are
-    its options, and a question that asks without its answer mark makes the marks
-    untrustworthy: then none counts ("问题：混合精度下梯度溢出" alone names a problem)."""
+    line: each answer runs to the next such question. The pairs are written alike (bulleted
+    or not: "- Q：动作价值函数" inside a plain "Q: / A:" answer is the answer's list); a lone
+    pair must ask something (`_asks`: "Q: 用户的提问 / A: 助手的回答" describes a chat
+    format), two or more are a collection ("Q: BF16 vs FP16"); an answer mark with nothing
+    after it is a prompt left for a model to complete, and a question that asks without its
+    answer mark makes the marks untrustworthy: then none counts. A multiple-choice
+    question's "A：ReLU / B：Sigmoid" are its options."""
     pairs: list[tuple[int, int, str, str]] = []  # question line, answer line, their texts
+    bulleted: bool | None = None  # whether the first pair's marks are list items
     for number, line in enumerate(body):
-        asked = None if number in code else _QUESTION_MARK.match(line)
-        if not asked:
+        asked = None if number in code or len(line) > MAX_QUESTION_CHARS else _QUESTION_MARK.match(line)
+        if not asked or (bulleted is not None and bool(asked.group("bullet")) != bulleted):
             continue
         end = number + 1
-        if not _is_question(asked.group(1)):  # a question wrapped over plain lines
+        if not _is_question(asked.group("text")):  # a question wrapped over plain lines
             while (end < len(body) and body[end].strip() and end not in code and not _BLOCK_START.match(body[end])
                    and not _QUESTION_MARK.match(body[end]) and not _ANSWER_MARK.match(body[end])):
                 end += 1
-        question = clean_inline(" ".join([asked.group(1), *body[number + 1: end]]))
+        question = clean_inline(" ".join([asked.group("text"), *body[number + 1: end]]))
         answered = _ANSWER_MARK.match(body[end]) if end < len(body) and end not in code else None
         if not question or (answered and end + 1 < len(body) and _CHOICE_B.match(body[end + 1])):
             continue  # "A：ReLU" then "B：Sigmoid": the options, not the answer
-        if not answered:
+        if not answered or not answered.group("text").strip():
             if _asks(question):
                 return None
             continue
-        pairs.append((number, end, question, answered.group(1)))
+        pairs.append((number, end, question, answered.group("text")))
+        bulleted = bool(asked.group("bullet"))
     if not pairs or (len(pairs) == 1 and not _asks(pairs[0][2])):
         return None
     blocks = []
@@ -406,49 +436,93 @@ def _marked_pairs(body: list[str], first_line: int, code: set[int]) -> _Question
     return _QuestionBlocks(blocks, "\n".join(body[: pairs[0][0]]))
 
 
-def _asks(text: str) -> bool:
-    """Whether a marked question asks something: a question mark, a Chinese question word
-    (notes often drop the "？": "Q: 什么是过拟合"), or an English question's first word."""
-    return _is_question(text) or bool(_CHINESE_ASKING.search(text) or _ENGLISH_ASKING.match(text))
-
-
-def _details_blocks(body: list[str], first_line: int, code: set[int], asked: bool) -> _QuestionBlocks | None:
-    """Folded answers under their questions: `<details><summary>Q</summary> A </details>`. A
-    summary that is only a label ("答案", "Show answer") folds the heading's own answer; so do
-    summaries that are not questions under a heading that is one ("公式推导", "PyTorch 实现"
-    under "什么是 RoPE？"). Otherwise each summary must be a question, or two or more fold
-    different subjects."""
-    text = "\n".join(body)
-    if "</details>" not in text.lower():  # openings without a close would each be searched to the end
+def _question_lines(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+    """Lines that are each only a question, numbered, bulleted or in bold (a plain line that
+    asks is a rhetorical step of an answer), each followed by its answer up to the next
+    one: at least MIN_LISTED_QUESTIONS of them, none without an answer (a list of open
+    questions answers nothing), and every item of a list among them (a list that mixes
+    questions with points is an answer's list)."""
+    tokens = _STRUCTURE.parse("\n".join(body))
+    items = {token.map[0] for token in tokens if token.type == "list_item_open" and token.level == 1 and token.map}
+    nested = {token.map[0] for token in tokens if token.type == "list_item_open" and token.level > 1 and token.map}
+    starts = []
+    for number, line in enumerate(body):
+        match = None if number in code or number in nested else _question_line(line)
+        if match:  # a nested item that asks is a point of its item's answer
+            starts.append((number, clean_inline(_NUMBERING.sub("", _QUESTION_MARK.sub(r"\g<text>", match.group("text"))))))
+    if len(starts) < MIN_LISTED_QUESTIONS or not items <= {at for at, _ in starts}:
         return None
-    found = [(clean_inline(_TAG.sub("", m.group(1))), m) for m in _DETAILS.finditer(text)
-             if text.count("\n", 0, m.start()) not in code]
-    questions = [question for question, _ in found]
+    blocks = []
+    for (at, question), end in zip(starts, [*(number for number, _ in starts[1:]), len(body)]):
+        answer = _ANSWER_LEAD.sub("", textwrap.dedent("\n".join(body[at + 1: end])).strip(), count=1)
+        if not answer or not question:
+            return None
+        blocks.append(_QuestionBlock(question, answer, first_line + at))
+    return _QuestionBlocks(blocks, "\n".join(body[: starts[0][0]]))
+
+
+def _details_blocks(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+    """Folded answers under their questions: `<details><summary>Q</summary> A </details>`,
+    each opening at the start of a line (inside a list item it is the item's text) and read
+    tag by tag, nested folds inside an answer kept whole. A summary that is only a label
+    ("答案", "Show answer") folds the heading's own answer; otherwise each summary must be a
+    question, or two or more fold different subjects."""
+    text = "\n".join(body)
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    tags = [m for m in _FOLD_TAG.finditer(text)
+            if bisect.bisect_right(line_starts, m.start()) - 1 not in code]
+    found: list[tuple[str, int, int, int]] = []  # summary, its line, where the block starts and ends
+    position = 0
+    while position < len(tags):
+        opening = tags[position]
+        if opening.group(1) or opening.group(2).lower() != "details":
+            return None  # a stray tag: the folds cannot be read
+        line = bisect.bisect_right(line_starts, opening.start()) - 1
+        if text[line_starts[line]: opening.start()].strip() or position + 2 >= len(tags):
+            return None
+        summary, closing = tags[position + 1], tags[position + 2]
+        if summary.group(2).lower() != "summary" or summary.group(1) or closing.group(2).lower() != "summary" \
+                or not closing.group(1) or text[opening.end(): summary.start()].strip():
+            return None
+        depth, end = 1, position + 3
+        while end < len(tags) and depth:  # the matching </details>, folds inside the answer kept
+            if tags[end].group(2).lower() == "details":
+                depth += -1 if tags[end].group(1) else 1
+            end += 1
+        if depth:
+            return None
+        written = text[summary.end(): closing.start()]
+        asked_at = summary.end() + len(written) - len(written.lstrip())  # the question's own line
+        question = clean_inline(_TAG.sub("", written))
+        found.append((question, bisect.bisect_right(line_starts, asked_at) - 1, opening.start(), tags[end - 1].end()))
+        position = end
+    questions = [question for question, *_ in found]
     if not found or not all(questions) or any(_FOLD_LABEL.fullmatch(q.rstrip(":：")) for q in questions):
         return None
-    if not all(_is_question(q) for q in questions) and (asked or len(set(questions)) < max(len(questions),
-                                                                                           MIN_LISTED_QUESTIONS)):
+    if not all(_is_question(q) for q in questions) and len(set(questions)) < max(len(questions), MIN_LISTED_QUESTIONS):
         return None
-    blocks = [_QuestionBlock(question, textwrap.dedent(m.group(2)), first_line + text.count("\n", 0, m.start(1)))
-              for question, m in found]
-    rest = text
-    for _, m in reversed(found):
-        rest = rest[: m.start()] + rest[m.end():]
-    return _QuestionBlocks(blocks, rest)
+    blocks, rest, previous = [], [], 0
+    for question, line, start, stop in found:
+        inner = text[start:stop]
+        answer = inner[inner.lower().index("</summary>") + len("</summary>"): inner.lower().rindex("</details>")]
+        blocks.append(_QuestionBlock(question, textwrap.dedent(answer), first_line + line))
+        rest.append(text[previous:start])
+        previous = stop
+    rest.append(text[previous:])
+    return _QuestionBlocks(blocks, "".join(rest))
 
 
 def _question_table(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
-    """A two-column table of questions and answers: its header names them ("| 问题 | 答案 |",
-    "| Question | Answer |"), or every row's first cell is a question. Each row is a card; a
-    table of anything else (a comparison, numbers, more columns) stays the heading's answer."""
+    """A two-column table headed as questions and answers ("| 问题 | 答案 |", "| Question |
+    Answer |"): each row is a card. A table of anything else (a comparison, even one whose
+    rows ask "需要奖励模型吗？", numbers, more columns) stays the heading's answer."""
     rows = [number for number, line in enumerate(body) if line.lstrip().startswith("|") and number not in code]
     if len(rows) < 3 or not _TABLE_RULE.match(body[rows[1]]) or rows != list(range(rows[0], rows[0] + len(rows))):
         return None  # one table: its header, its rule, its rows
     header, cells = _cells(body[rows[0]]), [(_cells(body[at]), at) for at in rows[2:]]
-    if len(header) != 2 or any(len(row) != 2 or not row[0] or not row[1] for row, _ in cells):
+    if len(header) != 2 or not (_QUESTION_LABEL.fullmatch(header[0]) and _ANSWER_LABEL.fullmatch(header[1])):
         return None
-    labelled = _QUESTION_LABEL.fullmatch(header[0]) and _ANSWER_LABEL.fullmatch(header[1])
-    if not (labelled or (len(cells) >= MIN_LISTED_QUESTIONS and all(_is_question(row[0]) for row, _ in cells))):
+    if any(len(row) != 2 or not row[0] or not row[1] for row, _ in cells):
         return None
     blocks = [_QuestionBlock(clean_inline(row[0]), _LINE_BREAK.sub("\n", row[1]), first_line + at) for row, at in cells]
     return _QuestionBlocks(blocks, "\n".join(body[: rows[0]] + body[rows[-1] + 1:]))
@@ -460,32 +534,6 @@ def _cells(line: str) -> list[str]:
     if len(_UNESCAPED_BAR.findall(line)) > MAX_ROW_BARS:
         return []
     return [cell.strip().replace("\\|", "|") for cell in _TABLE_CELL_BAR.split(line.strip().strip("|"))]
-
-
-def _question_lines(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
-    """Lines that are each only a question, numbered, bulleted or in bold (a plain line that
-    asks is a rhetorical step of an answer), each followed by its answer up to the next
-    one: at least MIN_LISTED_QUESTIONS of them, none without an answer (a list of open
-    questions answers nothing)."""
-    starts = []
-    for number, line in enumerate(body):
-        match = None if number in code else _QUESTION_LINE.match(line)
-        if match and (match.group("marker") or match.group("bold")):
-            starts.append((number, clean_inline(_NUMBERING.sub("", _QUESTION_MARK.sub(r"\1", match.group("text"))))))
-    if len(starts) < MIN_LISTED_QUESTIONS:
-        return None
-    items = {token.map[0] for token in _STRUCTURE.parse("\n".join(body))
-             if token.type == "list_item_open" and token.level == 1 and token.map}
-    if not items <= {at for at, _ in starts}:  # a list that mixes questions with points is an answer's list
-        return None
-    blocks = []
-    for (at, question), end in zip(starts, [*(number for number, _ in starts[1:]), len(body)]):
-        answer = textwrap.dedent("\n".join(body[at + 1: end])).strip()
-        answer = _ANSWER_LEAD.sub("", answer, count=1)  # "答：…", "A1. …" under the question
-        if not answer or not question:
-            return None
-        blocks.append(_QuestionBlock(question, answer, first_line + at))
-    return _QuestionBlocks(blocks, "\n".join(body[: starts[0][0]]))
 
 
 def clean_inline(text: str) -> str:

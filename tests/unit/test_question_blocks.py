@@ -177,3 +177,48 @@ def test_other_peoples_notes_written_as_a_collection_keep_every_card(tmp_path):
                 assert len(kept) == len(original), (form, folder, set(original) - set(kept))
             else:
                 assert 0 < len(restyled) < len(original) and len(kept) < len(original)
+
+
+# A second review's probe of the tightened version: each stays as the old parser read it.
+SECOND_LOOKALIKES = {
+    "few-shot prompt": ("## Few-shot CoT\n\n在 prompt 里给几个带推理过程的示例：\n\nQ: 罗杰有 5 个网球，又买了 2 罐，每罐 3 个，他现在有几个？\n"
+                        "A: 5 + 6 = 11，答案是 11。\nQ: 食堂有 23 个苹果，用掉 20 个又买了 6 个，现在有几个？\nA:\n\n"
+                        "模型会模仿示例里的推理过程。\n"),
+    "prompt to complete": "## Zero-shot CoT\n\nQ: How many golf balls are left?\nA:\n\nAdding \"Let's think step by step\" helps.\n",
+    "comparison asking per row": ("## DPO 和 PPO\n\n| 对比项 | DPO 相比 PPO |\n| --- | --- |\n| 需要奖励模型吗？ | 不需要 |\n"
+                                  "| 需要在线采样吗？ | 不需要 |\n"),
+    "follow-up label": "## LoRA 初始化\n\nA 随机、B 为零。\n\n**追问：** 为什么 B 要初始化为 0？\n保证训练开始时 ΔW = 0。\n\n**追问：** 秩怎么选？\n一般取 8。\n",
+    "question without its mark": "## 为什么 Transformer 要用多头注意力\n\n1. **单头不够吗？**\n   只能学一种关系。\n2. **头越多越好吗？**\n   不是。\n",
+    "announced checklist": "## 排查 NaN\n\n按顺序检查：\n\n1. 学习率是不是太大？\n   降一个数量级。\n2. 是否用了 fp16？\n   开 loss scaling。\n",
+}
+
+
+def test_what_a_second_probe_found_stays_as_the_old_parser_read_it():
+    for name, text in SECOND_LOOKALIKES.items():
+        cards, _ = parse(text)
+        assert [c.question for c in cards] == [text.split("\n")[0][3:]], name
+
+
+def test_a_collections_answer_keeps_its_own_lists_marks_and_nested_questions():
+    text = ("## 面试题\n\nQ: PPO 里的 Q 和 A 分别指什么？\nA: 两个函数：\n- Q：动作价值函数 Q(s,a)\n- A：优势函数 A(s,a)\n\n"
+            "Q: GAE 的 λ 有什么作用？\nA: 在偏差和方差之间折中。\n")
+    cards, _ = parse(text)
+    assert [c.question for c in cards] == ["PPO 里的 Q 和 A 分别指什么？", "GAE 的 λ 有什么作用？"]
+    assert "- A：优势函数 A(s,a)" in cards[0].answer
+    nested = "## LoRA\n\n- **什么是 LoRA？**\n  - 冻结原权重\n  - 为什么 B 初始化为 0？\n  - 保证初始输出不变\n- **秩怎么选？**\n  - 一般取 8 或 16\n"
+    cards, _ = parse(nested)
+    assert [c.question for c in cards] == ["什么是 LoRA？", "秩怎么选？"] and "为什么 B 初始化为 0？" in cards[0].answer
+    matrices = "## LoRA 题\n\n1. A、B 两个矩阵怎么初始化？\n   A：随机高斯初始化；B：零初始化。\n2. 为什么 B 为零？\n   让初始输出不变。\n"
+    cards, _ = parse(matrices)
+    assert cards[0].answer == "A：随机高斯初始化；B：零初始化。"
+
+
+def test_runs_of_spaces_after_a_mark_or_a_question_are_read_once():
+    """Lines a regular expression could read in many ways (a mark followed by thousands of
+    spaces) are still one paragraph of the heading's answer, read in linear time."""
+    for line in ("Q" + " " * 3000 + "x", "为什么?" + " " * 100_000 + "x", "问题" + "\u3000" * 60 + "说明"):
+        cards, skipped = parse(f"## 题目\n\n{line}\n\n这一行让答案足够长，可以评分。\n")
+        assert [c.question for c in cards] == ["题目"] and skipped == []
+    unclosed = "## 题目\n\n" + "<details><summary>什么是 MoE？\n稀疏专家层。\n\n" * 3000 + "</details>\n"
+    cards, _ = parse(unclosed)
+    assert [c.question for c in cards] == ["题目"]
