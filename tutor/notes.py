@@ -211,30 +211,53 @@ class _Section:
     body_line: int = 0  # the line number of the body's first line
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the file's one structural reading found code and list items (indices of its
+    lines): each section's forms are read from it, not from a second parse."""
+
+    code: frozenset[int]  # lines of fenced or indented code
+    items: frozenset[int]  # first lines of top-level list items
+    nested: frozenset[int]  # first lines of items of lists inside them
+
+    @classmethod
+    def of(cls, tokens) -> _Layout:
+        items = [token for token in tokens if token.type == "list_item_open" and token.map]
+        return cls(frozenset(number for token in tokens if token.type in ("fence", "code_block") and token.map
+                             for number in range(*token.map)),
+                   frozenset(token.map[0] for token in items if token.level == 1),
+                   frozenset(token.map[0] for token in items if token.level > 1))
+
+    def within(self, lines: frozenset[int], offset: int, length: int) -> set[int]:
+        """`lines` among a body's `length` lines starting at file line index `offset`, as body indices."""
+        return {number for number in range(length) if offset + number in lines}
+
+
 def parse_markdown(text: str, source: str) -> tuple[list[Card], list[Skipped]]:
     """Split one Markdown document into cards and the sections it had to skip."""
-    sections = _split_sections(text)
+    sections, layout = _split_sections(text)
     document_title = _document_title(sections)
     cards: list[Card] = []
     skipped: list[Skipped] = []
     seen_ids: dict[str, int] = {}
     for section in sections:
         path = tuple(t for t in section.ancestors if t and t != document_title)
-        blocks = _question_blocks(section.title, section.body, section.body_line)
+        blocks = _question_blocks(section.title, section.body, section.body_line, layout)
         body = "\n".join(section.body) if blocks is None else blocks.rest  # what the heading itself says
         if blocks is not None:  # "Q: … A: …" pairs, a list of questions…: a card each, under the heading
             inner = (*path, section.title) if section.title and section.title != document_title else path
             for block in blocks.questions:
                 _add_card(cards, skipped, seen_ids, source, inner, block.question, block.line, block.body)
-        unusable = clean_answer(body)[1]
+        # the body is cleaned here only where no card is made of it (`_add_card` cleans its own)
         if section.level == 0:  # before any heading: no question of its own
-            if blocks is not None and unusable is None:
+            if blocks is not None and clean_answer(body)[1] is None:
                 skipped.append(Skipped(source, "text before the first question, under no heading", 1))
-        elif not body.strip() or (blocks is not None and unusable is not None):
+        elif not body.strip() or (blocks is not None and clean_answer(body)[1] is not None):
             pass  # a heading that only groups deeper headings, or its questions (a metadata comment at most)
         elif section.title:
             _add_card(cards, skipped, seen_ids, source, path, section.title, section.line, body)
         else:
+            unusable = clean_answer(body)[1]
             skipped.append(Skipped(source, unusable, section.line) if unusable
                            else Skipped(source, "heading has no text", section.line))
     return cards, skipped
@@ -263,11 +286,13 @@ def _add_card(cards: list[Card], skipped: list[Skipped], seen_ids: dict[str, int
     ))
 
 
-def _split_sections(text: str) -> list[_Section]:
+def _split_sections(text: str) -> tuple[list[_Section], _Layout]:
     """Sections by heading, as a CommonMark parser sees them: fences of any length (a
     ```` fence around ``` is one block), setext headings (`Title` over `===`), `#` lines
     in code are code. Headings inside lists or quotes do not start sections. A section's
-    body is the source lines between its heading and the next one, kept as written."""
+    body is the source lines between its heading and the next one, kept as written. With
+    them, where the same reading found code and list items (no block crosses a top-level
+    heading, so a body read alone would give the same)."""
     lines = _FRONT_MATTER.sub(lambda m: "\n" * m.group().count("\n"), text.replace("\r\n", "\n").replace("\r", "\n"))
     tokens = _STRUCTURE.parse(lines)
     lines = lines.split("\n")
@@ -285,7 +310,7 @@ def _split_sections(text: str) -> list[_Section]:
                            ancestors=tuple(s.title for s in stack), body=lines[end:body_end], body_line=end + 1)
         sections.append(section)
         stack.append(section)
-    return sections
+    return sections, _Layout.of(tokens)
 
 
 def _document_title(sections: list[_Section]) -> str | None:
@@ -363,7 +388,7 @@ def _asks(text: str) -> bool:
     return text.endswith(("?", "？")) or bool(_CHINESE_ASKING.search(text) or _ENGLISH_ASKING.match(text))
 
 
-def _question_blocks(title: str, body: list[str], first_line: int) -> _QuestionBlocks | None:
+def _question_blocks(title: str, body: list[str], first_line: int, layout: _Layout) -> _QuestionBlocks | None:
     """The questions a section holds besides its heading's, as question collections write
     them: "Q: … / A: …" (问：/答：) pairs, numbered, bulleted or bold lines that are each only
     a question ("1. **什么是 KV cache？**") followed by its answer, `<details><summary>question
@@ -375,9 +400,12 @@ def _question_blocks(title: str, body: list[str], first_line: int) -> _QuestionB
     (a "Q：… / V：… / A：…" list of value functions, multiple-choice options, an answer's points)."""
     if _asks(title) or not any(_QUESTION_MARK.match(line) or _QUESTION_TABLE_HEADER.match(line)
                                or "<details" in line.lower() or _question_line(line) for line in body):
-        return None  # most sections: no second reading of their Markdown
-    code = _code_lines(body)
-    blocks = (_marked_pairs(body, first_line, code) or _question_lines(body, first_line, code)
+        return None  # most sections: nothing more to read
+    offset = first_line - 1
+    code = layout.within(layout.code, offset, len(body))
+    blocks = (_marked_pairs(body, first_line, code)
+              or _question_lines(body, first_line, code, layout.within(layout.items, offset, len(body)),
+                                 layout.within(layout.nested, offset, len(body)))
               or _details_blocks(body, first_line, code) or _question_table(body, first_line, code))
     if blocks is None:
         return None
@@ -389,12 +417,6 @@ def _question_line(line: str) -> re.Match | None:
     """A numbered, bulleted or bold line that is only a question (`_QUESTION_LINE`)."""
     match = _QUESTION_LINE.match(line) if len(line) <= MAX_QUESTION_CHARS else None
     return match if match and (match.group("marker") or match.group("bold")) else None
-
-
-def _code_lines(body: list[str]) -> set[int]:
-    """The lines of the body's fenced or indented code."""
-    return {number for token in _STRUCTURE.parse("\n".join(body)) if token.type in ("fence", "code_block") and token.map
-            for number in range(*token.map)}
 
 
 def _marked_pairs(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
@@ -436,15 +458,14 @@ def _marked_pairs(body: list[str], first_line: int, code: set[int]) -> _Question
     return _QuestionBlocks(blocks, "\n".join(body[: pairs[0][0]]))
 
 
-def _question_lines(body: list[str], first_line: int, code: set[int]) -> _QuestionBlocks | None:
+def _question_lines(body: list[str], first_line: int, code: set[int], items: set[int],
+                    nested: set[int]) -> _QuestionBlocks | None:
     """Lines that are each only a question, numbered, bulleted or in bold (a plain line that
     asks is a rhetorical step of an answer), each followed by its answer up to the next
     one: at least MIN_LISTED_QUESTIONS of them, none without an answer (a list of open
     questions answers nothing), and every item of a list among them (a list that mixes
-    questions with points is an answer's list)."""
-    tokens = _STRUCTURE.parse("\n".join(body))
-    items = {token.map[0] for token in tokens if token.type == "list_item_open" and token.level == 1 and token.map}
-    nested = {token.map[0] for token in tokens if token.type == "list_item_open" and token.level > 1 and token.map}
+    questions with points is an answer's list; `items`, `nested`: the first lines of the
+    body's top-level list items and of those nested in them)."""
     starts = []
     for number, line in enumerate(body):
         match = None if number in code or number in nested else _question_line(line)
@@ -519,9 +540,9 @@ def _question_table(body: list[str], first_line: int, code: set[int]) -> _Questi
     rows = [number for number, line in enumerate(body) if line.lstrip().startswith("|") and number not in code]
     if len(rows) < 3 or not _TABLE_RULE.match(body[rows[1]]) or rows != list(range(rows[0], rows[0] + len(rows))):
         return None  # one table: its header, its rule, its rows
-    header, cells = _cells(body[rows[0]]), [(_cells(body[at]), at) for at in rows[2:]]
-    if len(header) != 2 or not (_QUESTION_LABEL.fullmatch(header[0]) and _ANSWER_LABEL.fullmatch(header[1])):
+    if not _QUESTION_TABLE_HEADER.match(body[rows[0]]):
         return None
+    cells = [(_cells(body[at]), at) for at in rows[2:]]
     if any(len(row) != 2 or not row[0] or not row[1] for row, _ in cells):
         return None
     blocks = [_QuestionBlock(clean_inline(row[0]), _LINE_BREAK.sub("\n", row[1]), first_line + at) for row, at in cells]
