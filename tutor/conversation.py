@@ -82,9 +82,8 @@ class Conversation:
             if vector is None:
                 vector = self.retriever.embeddings.query(message)
                 lookup = self.retriever.lookup(message, vector, k)
-            unexplained = lookup.evidence.unexplained if lookup.evidence else None
-            nearest = nearest_topics(self.retriever, vector, english_query=is_english(message))
-            return Reply(ReplyKind.NOT_COVERED, query, [], nearest, unexplained)
+            return Reply(ReplyKind.NOT_COVERED, query, [], nearest_topics(self.retriever, message, vector),
+                         lookup.unexplained)
         self.last_card = hits[0].card
         return Reply(ReplyKind.ANSWER, query, hits, related_cards(self.retriever, hits[0].card, 3, exclude=hits))
 
@@ -115,11 +114,12 @@ def related_cards(retriever: Retriever, card: Card, n: int, exclude: list[Hit] |
     return [index.cards[i] for i in np.argsort(-scores) if index.cards[i].id not in skip][:n]
 
 
-def nearest_topics(retriever: Retriever, vector: np.ndarray, n: int = 3, english_query: bool = False) -> list[Card]:
-    """For "not in my notes": the closest cards anyway, so the user sees what is covered
-    (scored as the question's hits are: `Index.card_scores`)."""
+def nearest_topics(retriever: Retriever, query: str, vector: np.ndarray, n: int = 3) -> list[Card]:
+    """For "not in my notes": the closest cards to the query (embedded as `vector`) anyway,
+    one per topic, so the user sees what is covered (scored as its hits are:
+    `Index.card_scores`)."""
     index = retriever.index
-    scores = index.card_scores(vector, english_query)
+    scores = index.card_scores(vector, is_english(query))
     # the best few cards usually hold n topics; sorting every card's score (100k of them in
     # a large folder) only when they do not
     for order in (largest(scores, NEAREST_DEPTH), np.argsort(-scores)):

@@ -146,6 +146,11 @@ class Lookup:
     evidence: Evidence | None
     probability: float  # that the notes answer the query (the anchor rule gives 0 or 1)
 
+    @property
+    def unexplained(self) -> str | None:
+        """A salient term of the query no card mentions (`Evidence.unexplained`), if any."""
+        return self.evidence.unexplained if self.evidence else None
+
 class Retriever:
     """Searches one `Index` (read-only, so safe across threads: its one cache, of the cards'
     question terms, only ever gains the same values); rebuilt after each sync."""

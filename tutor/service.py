@@ -25,7 +25,6 @@ from .files import replace_atomically, save_upload
 from .grading import Band, Grade, Grader
 from .indexing import Indexer, IndexingStatus, IngestReport
 from .interview import Interview
-from .lexical import is_english
 from .limits import check_text
 from .notes import Card
 from .progress import (
@@ -197,8 +196,7 @@ class Tutor:
         lookup = retriever.lookup(question, vector, k)
         if lookup.hits:
             return Answer(question, lookup.hits)
-        return Answer(question, [], lookup.evidence.unexplained if lookup.evidence else None,
-                      nearest_topics(retriever, vector, english_query=is_english(question)))
+        return Answer(question, [], lookup.unexplained, nearest_topics(retriever, question, vector))
 
     def as_retriever(self, k: int = 3):
         """A langchain retriever over these notes (see chain.py)."""

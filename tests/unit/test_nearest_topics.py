@@ -32,7 +32,8 @@ def tutor(notes_dir, tmp_path):
 def test_the_nearest_topics_are_the_closest_card_of_each_topic(tutor, monkeypatch, depth):
     monkeypatch.setattr(conversation, "NEAREST_DEPTH", depth)
     retriever = tutor.retriever
-    cards = nearest_topics(retriever, retriever.embeddings.query("top-k sampling of tokens"), n=3)
+    query = "top-k sampling of tokens"
+    cards = nearest_topics(retriever, query, retriever.embeddings.query(query), n=3)
     assert cards[0].topic == "decoding" and cards[0].question == "What is top-k sampling?"
     assert sorted(card.topic for card in cards) == ["decoding", "inference", "training"]
 
