@@ -732,6 +732,7 @@ _ASKING_WHY_NOT = frozenset("为什么 为何 为啥 不 不用 用 使用 采�
 MIN_FIELD_WEIGHT = 3.0
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every reference of every grade
 def why_not_thing(question: str) -> str | None:
     """The thing a question asks why it is not used ("为什么NLP不用BN？": BN; "Why don't we
     use MSE loss for classification?": MSE loss), or None."""
@@ -772,7 +773,7 @@ def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str
     if not names.find(note)[0]:
         return []  # a thing the note never names is not the note's premise
     instead = _INSTEAD.search(question)
-    field = ({term for term in terms(question, variants=False)} & set(terms(note, variants=False))) - {
+    field = ({term for term in terms(question, variants=False)} & _note_terms(note)) - {
         term for term in terms(instead.group(1) if instead else "", variants=False)}
     field = {term for term in field if "_" not in term and not names.names(term) and weight(term) >= MIN_FIELD_WEIGHT
              and term not in _LATIN_STOP | _FUNCTION_WORDS | _ASKING_WHY_NOT}
@@ -791,6 +792,12 @@ def _denied_premise(question: str, note: str, answer: str, weight: Callable[[str
                                       ConflictKind.PREMISE))
             break  # one per sentence: it earns nothing either way
     return conflicts
+
+
+@functools.lru_cache(maxsize=1024)
+def _note_terms(note: str) -> frozenset[str]:
+    """A card's words (segmented once per card, as `_read_note` reads it once)."""
+    return frozenset(terms(note, variants=False))
 
 
 def _thing_spellings(thing: str, text: str) -> dict[str, frozenset[str]]:
