@@ -60,9 +60,11 @@ def test_real_style_check_split_is_answered_and_declined_better_than_before(full
     ours, before = subset_figures(queries, rankings[OURS]), subset_figures(queries, rankings[ANCHORS])
     assert ours["covered zh recall@3"] >= 0.94 and ours["covered en recall@3"] >= 0.89
     assert ours["covered zh recall@1"] >= 0.9 and ours["covered en recall@1"] >= 0.8
-    # the check split's uncovered questions are few (8 zh, 6 en) since the notes cover most
-    # of the topics it was written about: these floors are coarse
-    assert ours["uncovered-llm zh answered"] <= 0.4 < before["uncovered-llm zh answered"]
+    # the check split's uncovered questions are few (7 zh, 6 en) since the notes cover most
+    # of the topics it was written about: these floors are coarse. Counted, not as a share:
+    # a row that a new card covers leaves the denominator (3 of 8 became 3 of 7 in 733444f)
+    uncovered_zh = sum(q.kind == "uncovered-llm" and q.lang == "zh" for q in queries)
+    assert round(ours["uncovered-llm zh answered"] * uncovered_zh) <= 3 < round(before["uncovered-llm zh answered"] * uncovered_zh)
     assert ours["uncovered-llm en answered"] <= 0.2 < before["uncovered-llm en answered"]
     assert ours["offdomain-tech zh answered"] <= 0.15 < before["offdomain-tech zh answered"]
     assert ours["chatter zh answered"] == ours["chatter en answered"] == 0
@@ -70,8 +72,8 @@ def test_real_style_check_split_is_answered_and_declined_better_than_before(full
 
 
 def test_near_misses_written_after_the_fit_are_declined(full_tutor):
-    """80 questions close to the notes that they do not answer (never used to fit):
-    measured 2 of 80 answered (README); the previous rule answered most of them."""
+    """78 questions close to the notes that they do not answer (never used to fit):
+    measured 3 of 78 answered (README); the previous rule answered most of them."""
     queries = load_queries(DATA / "uncovered_check.jsonl")
     rankings = retrieval_rankings(full_tutor.retriever, queries)
     ours, before = score_rankings(queries, rankings[OURS]), score_rankings(queries, rankings[ANCHORS])
