@@ -151,6 +151,7 @@ class Lookup:
         """A salient term of the query no card mentions (`Evidence.unexplained`), if any."""
         return self.evidence.unexplained if self.evidence else None
 
+
 class Retriever:
     """Searches one `Index` (read-only, so safe across threads: its one cache, of the cards'
     question terms, only ever gains the same values); rebuilt after each sync."""
