@@ -224,3 +224,19 @@ def test_the_premise_probe_pairs_why_not_questions_with_right_and_wrong_answers(
     assert {row["kind"] for row in rows} == {"right", "wrong-premise"}
     assert all(row["question"].strip() and row["answer"].strip() for row in rows)
     assert sum(row["kind"] == "right" for row in rows) == 84
+
+
+def test_broad_questions_name_overview_cards_and_keep_their_writers_apart():
+    """bench/data/BROAD.md: topic-only questions, split by writer (dev / check)."""
+    queries = load_queries(DATA / "broad_questions.jsonl")
+    keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards}
+    assert {q.split for q in queries} == {"dev", "check"}
+    assert {key for q in queries for key in q.expected} <= keys
+    assert all(bool(q.expected) == (q.kind == "covered") for q in queries)
+    assert all(len(q.expected) <= 3 for q in queries)
+    texts = [q.text for q in queries]
+    assert len(set(texts)) == len(texts)
+    for split in ("dev", "check"):
+        rows = [q for q in queries if q.split == split]
+        assert sum(q.on_topic for q in rows) >= 45 and sum(not q.on_topic for q in rows) >= 12
+        assert sum(q.lang == "en" for q in rows) / len(rows) >= 0.3
