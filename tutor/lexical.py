@@ -6,9 +6,9 @@ its other spellings ("warm-up": warmup, warm_up), of which a question counts one
 scored on its informative terms: stop words and terms that occur in a large share of the
 cards are dropped, which keeps "什么", "为什么" or "你好" from pulling in cards — the
 usual failure of naive BM25 fusion on Chinese. The stop words include how an interview
-question is framed ("面试被问到…", "了解 KTO 吗", "聊一聊 MoE"): such words name no topic, and
-as query terms no card held they cut the query's lexical share, one of the signals the
-answerability model reads ("面试被问到 MLA，这是个啥" was declined).
+question is put ("面试被问到…", "了解 KTO 吗", "聊一聊 MoE", "奖励模型原理"): such words
+name no topic, and as query terms no card held they cut the query's lexical share, one of
+the signals the answerability model reads ("面试被问到 MLA，这是个啥" was declined).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ STOP_WORDS = frozenset(
     这个 那个 这些 那些 这样 那样 可以 能 会 要 需要 我们 你们 他们 它们 你 我 他 她 它 请 请问 介绍 解释 说说
     讲讲 谈谈 简述 区别 不同 作用 原因 主要 中 里 上 下 对 把 被 让 用 以及 还是 就是 以 及其 等 其 之 所以
     因为 如果 那么 时候 时 好 你好 您好 谢谢 怎么样 多少 一些 哪里 是否 是不是
-    面试 面试官 问到 被问 聊聊 聊一聊 谈一谈 了解 知道
+    面试 面试官 问到 被问 聊聊 聊一聊 谈一谈 了解 知道 原理 基本原理
     a an the of to in on for and or is are was were be been why what how which who when where does do did
     can could would should will it its this that these those with by as at from about between vs versus
     explain describe tell me please difference differences compare role purpose use used using
