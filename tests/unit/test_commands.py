@@ -110,3 +110,15 @@ def test_the_answerability_model_weighs_evidence_both_ways():
     assert model.probability(covered) > 0.9 > 0.1 > model.probability(uncovered)
     names_it = Evidence(**{**covered.__dict__, "salient_absent": 1.0, "salient_found": 0.0})
     assert model.probability(names_it) < model.probability(covered)  # a name the notes never mention counts
+
+
+def test_how_an_interview_question_is_put_is_not_what_it_asks():
+    """"面试被问到 MLA，这是个啥" asks about MLA alone: the framing words are no query terms, so
+    the query's lexical share (an answerability signal) is MLA's, and so is "奖励模型原理"'s."""
+    from tutor.lexical import LexicalIndex
+
+    index = LexicalIndex.build(["MLA 如何减少 KV cache", "奖励模型如何训练", "面试题：GQA 的原理"])
+    assert index.content_terms("面试被问到 MLA，这是个啥") == ["mla"]
+    assert index.content_terms("了解 KTO 吗？聊一聊") == ["kto"]
+    assert "原理" not in index.content_terms("奖励模型原理") and "奖励" in index.content_terms("奖励模型原理")
+    assert index.scores("面试被问到 MLA，这是个啥")[1] == 1.0  # all of the query's weight in one card
