@@ -29,8 +29,11 @@ import time
 from pathlib import Path
 
 from tutor.evaluation import (
+    OURS,
+    SEED_NOTES,
     check_labels,
     load_queries,
+    own_cards_shown,
     retrieval_rankings,
     score_rankings,
     settings_with_notes,
@@ -113,6 +116,9 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> None:
             figures = score_rankings(queries, ranked, args.k)
             print(f"{method:48s}" + "".join(f"{figures[c]:11.3f}" for c in COLUMNS))
         print(f"(all shown: over the {figures['several expected']} covered questions with several expected cards)")
+        shown, asked = own_cards_shown(queries, rankings[OURS])
+        if asked:
+            print(f"the user's own card ({SEED_NOTES}.md) among the hits, when one is gold: {shown} of {asked} questions")
         subsets = {method: subset_figures(queries, ranked, args.k) for method, ranked in rankings.items()}
         names = list(next(iter(subsets.values())))
         if len(names) > 2:

@@ -109,6 +109,18 @@ def score_rankings(queries: list[Query], rankings: list[list[str]], k: int = 3) 
     }
 
 
+SEED_NOTES = "llm_interview_notes"  # the stem of the user's own notes among the shipped ones
+
+
+def own_cards_shown(queries: list[Query], rankings: list[list[str]], stem: str = SEED_NOTES) -> tuple[int, int]:
+    """Issue 12's "the user's own card must stay visible": of the questions whose gold cards
+    include a card of the notes file `stem`, how many show such a gold card among their hits;
+    and how many there are."""
+    prefix = f"{stem}|"
+    asked = [(q, set(r)) for q, r in zip(queries, rankings) if any(k.startswith(prefix) for k in q.expected)]
+    return sum(any(k in r for k in q.expected if k.startswith(prefix)) for q, r in asked), len(asked)
+
+
 def _mean(values) -> float:
     values = list(values)
     return round(float(np.mean(values)), 4) if values else 0.0

@@ -7,7 +7,7 @@ import json
 import re
 from collections import defaultdict
 
-from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, score_rankings
+from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, own_cards_shown, score_rankings
 from tutor.lexical import is_chinese
 from tutor.notes import load_notes
 
@@ -240,3 +240,11 @@ def test_broad_questions_name_overview_cards_and_keep_their_writers_apart():
         rows = [q for q in queries if q.split == split]
         assert sum(q.on_topic for q in rows) >= 95 and sum(not q.on_topic for q in rows) >= 12
         assert sum(q.lang == "en" for q in rows) / len(rows) >= 0.25
+
+
+def test_the_users_own_card_is_counted_only_where_it_is_gold_and_shown():
+    own, fuller = "llm_interview_notes|KV Cache 和 MQA", "inference|自回归生成时 KV cache 缓存了什么？"
+    queries = [Query("kv cache 为什么快", frozenset({own, fuller})), Query("MQA 共享什么", frozenset({own})),
+               Query("什么是 RMSNorm", frozenset({"normalization|RMSNorm"}))]
+    rankings = [[fuller, own], [fuller], [own]]  # the third shows the user's card, but it is not gold there
+    assert own_cards_shown(queries, rankings) == (1, 2)
