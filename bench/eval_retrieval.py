@@ -4,8 +4,10 @@
                                    [--without-renderings] [--notes DIR ... [--alone]]
 
 Indexes `TUTOR_KNOWLEDGE_DIR` (incrementally, in `TUTOR_DATA_DIR`) with each model, then
-prints recall@1, recall@3, MRR, all shown and abstention figures (see tutor/evaluation.py), and for a
-set with kinds and languages (realstyle_questions.jsonl) the same per kind and language.
+prints recall@1, recall@3, MRR, all shown and abstention figures (see tutor/evaluation.py), how
+many questions whose gold cards include one of the user's own notes (llm_interview_notes.md)
+show it among the hits, and for a set with kinds and languages (realstyle_questions.jsonl)
+the same per kind and language.
 
 `--without-renderings` indexes, in a temporary folder, a copy of the notes without the
 English renderings of their questions (`en:` in a card's metadata comment): the notes as a

@@ -7,8 +7,8 @@ scored on its informative terms: stop words and terms that occur in a large shar
 cards are dropped, which keeps "什么", "为什么" or "你好" from pulling in cards — the
 usual failure of naive BM25 fusion on Chinese. The stop words include how an interview
 question is put ("面试被问到…", "了解 KTO 吗", "聊一聊 MoE", "奖励模型原理"): such words
-name no topic, and as query terms no card held they cut the query's lexical share, one of
-the signals the answerability model reads ("面试被问到 MLA，这是个啥" was declined).
+name no topic, and as query terms they diluted the query's lexical share, one of the
+signals the answerability model reads ("面试被问到 MLA，这是个啥" was declined).
 """
 from __future__ import annotations
 

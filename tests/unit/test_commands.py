@@ -122,3 +122,4 @@ def test_how_an_interview_question_is_put_is_not_what_it_asks():
     assert index.content_terms("了解 KTO 吗？聊一聊") == ["kto"]
     assert "原理" not in index.content_terms("奖励模型原理") and "奖励" in index.content_terms("奖励模型原理")
     assert index.scores("面试被问到 MLA，这是个啥")[1] == 1.0  # all of the query's weight in one card
+    assert index.scores("奖励模型原理")[1] == 1.0
