@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 
 from tutor.evaluation import Query, card_key, load_graded_answers, load_queries, own_cards_shown, score_rankings
-from tutor.lexical import is_chinese
+from tutor.lexical import is_chinese, terms
 from tutor.notes import load_notes
 
 from ..conftest import KNOWLEDGE, ROOT
@@ -229,10 +229,6 @@ def test_the_premise_probe_pairs_why_not_questions_with_right_and_wrong_answers(
 def test_broad_questions_name_overview_cards_and_keep_their_writers_apart():
     """bench/data/BROAD.md: topic-only questions, split by writer (2 and 3 dev, 1 and 4
     check), no check question the same as a dev one but for its wording's stop words."""
-    import json
-
-    from tutor.lexical import terms
-
     rows = [json.loads(line) for line in (DATA / "broad_questions.jsonl").read_text(encoding="utf-8").splitlines()]
     queries = load_queries(DATA / "broad_questions.jsonl")
     keys = {card_key(card) for card in load_notes(KNOWLEDGE).cards}
